@@ -1,0 +1,45 @@
+// KV cache of one sequence, stored as F16 in fixed-size pages allocated as the sequence grows:
+// a short conversation in a long configured context costs only the pages it fills.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "engine/kv/kv_cache.h"
+
+namespace strata {
+
+class SequenceKvCache final : public KvCache {
+ public:
+  static constexpr int64_t kDefaultPageTokens = 256;
+
+  SequenceKvCache(KvGeometry geometry, int64_t capacity, int64_t page_tokens = kDefaultPageTokens);
+
+  const KvGeometry& geometry() const override { return geo_; }
+  int64_t size() const override { return size_; }
+  int64_t capacity() const override { return capacity_; }
+  void reserve(int64_t n) override;
+  void write(int layer, int64_t pos, int64_t n, const float* k, const float* v) override;
+  void commit(int64_t new_size) override;
+  void truncate(int64_t new_size) override;
+  void spans(int layer, int64_t n_tokens, std::vector<KvSpan>& out) const override;
+  uint64_t allocated_bytes() const override;
+
+  int64_t page_tokens() const { return page_tokens_; }
+
+ private:
+  // One page: for each layer, K then V, each [n_head_kv][page_tokens][head_dim] f16.
+  struct Page {
+    std::unique_ptr<uint16_t[]> data;
+  };
+  uint16_t* slot(int64_t page, int layer, bool value, int head, int64_t token_in_page) const;
+
+  KvGeometry geo_;
+  int64_t capacity_;
+  int64_t page_tokens_;
+  int64_t size_ = 0;
+  int64_t elems_per_half_;  // elements of K (or V) of one layer in one page
+  std::vector<Page> pages_;
+};
+
+}  // namespace strata

@@ -1,0 +1,137 @@
+// AVX-512 VNNI dot products of Q4_K / Q5_K / Q6_K with Q8_K: 64 values per step.
+//
+// K-quant values are unsigned (0..31 or 0..63) and come with a small integer scale per sub-block,
+// so the step is vpmaddubsw (unsigned value x signed activation, pairs summed into int16: at most
+// 63 * 127 * 2, no saturation) followed by vpdpwssd (int16 pairs times the sub-block's scale,
+// accumulated in int32) — exactly the integer the reference computes. The mins (Q4_K, Q5_K) and
+// the -32 offset (Q6_K) go through the activation block sums bsums as in the AVX2 variant.
+#include <cassert>
+
+#include "kernels/cpu/avx2/avx2_util.h"
+#include "kernels/cpu/fp16.h"
+#include "kernels/cpu/kernel_table.h"
+#include "kernels/cpu/quant_blocks.h"
+
+namespace strata::cpu::detail {
+namespace {
+
+inline __m256i load256(const void* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+inline __m512i load512(const void* p) { return _mm512_loadu_si512(p); }
+
+// pshufb masks (vpshufb works within each 128-bit lane, so sources hold the same 8 int16 values
+// in all four lanes). kScale32[c]: int16 value 2c in 256-bit half 0, 2c + 1 in half 1 (a 32-element
+// sub-block is 16 int16 lanes after vpmaddubsw). kScale16[r]: value 4r + L in 128-bit lane L
+// (16-element sub-blocks are 8 int16 lanes).
+struct alignas(64) Bytes64 {
+  int8_t v[64];
+};
+
+constexpr Bytes64 scale32(int c) {
+  Bytes64 b{};
+  for (int i = 0; i < 64; ++i) b.v[i] = static_cast<int8_t>(2 * (2 * c + i / 32) + (i & 1));
+  return b;
+}
+
+constexpr Bytes64 scale16(int r) {
+  Bytes64 b{};
+  for (int i = 0; i < 64; ++i) b.v[i] = static_cast<int8_t>(2 * (4 * r + i / 16) + (i & 1));
+  return b;
+}
+
+constexpr Bytes64 kScale32[4] = {scale32(0), scale32(1), scale32(2), scale32(3)};
+constexpr Bytes64 kScale16[2] = {scale16(0), scale16(1)};
+
+inline __m512i shuffle(__m512i v, const Bytes64& mask) { return _mm512_shuffle_epi8(v, _mm512_load_si512(mask.v)); }
+
+// Q4_K and Q5_K: `values(b, c)` gives chunk c's 64 unsigned values (elements 64c..64c+63:
+// sub-blocks 2c and 2c + 1).
+template <typename Block, typename Values>
+float dot_kquant_with_mins(int64_t n, const Block* a, const BlockQ8_K* y, Values values) {
+  __m512 acc = _mm512_setzero_ps();
+  __m256 acc_m = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    const __m128i sc_m = unpack_q4k_scales_128(a[i].scales);
+    const __m512i sc16 = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(sc_m));  // sc[0..7] as int16, 4 times
+    const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sc_m, sc_m));
+    const __m256i mins = _mm256_madd_epi16(m16, load256(y[i].bsums));
+    __m512i sumi = _mm512_setzero_si512();
+    for (int c = 0; c < 4; ++c) {
+      const __m512i p = _mm512_maddubs_epi16(values(a[i], c), load512(y[i].qs + 64 * c));
+      sumi = _mm512_dpwssd_epi32(sumi, p, shuffle(sc16, kScale32[c]));
+    }
+    acc = _mm512_fmadd_ps(_mm512_set1_ps(half_to_float(a[i].d) * y[i].d), _mm512_cvtepi32_ps(sumi), acc);
+    acc_m = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(a[i].dmin) * y[i].d), _mm256_cvtepi32_ps(mins), acc_m);
+  }
+  return _mm512_reduce_add_ps(acc) - hsum_ps(acc_m);
+}
+
+// The 32 bytes at p in both halves, the upper half shifted right by 4 bits: low nibbles of
+// qs[32c..] (elements 64c + l) then high nibbles (64c + 32 + l).
+inline __m512i nibbles_64(const uint8_t* p) {
+  const __m512i q = _mm512_broadcast_i64x4(load256(p));
+  const __m512i shift = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
+  return _mm512_and_si512(_mm512_srlv_epi16(q, shift), _mm512_set1_epi8(0x0F));
+}
+
+float q4_k_vec_dot(int64_t n, const void* w, const void* x) {
+  assert(n % kQK_K == 0);
+  return dot_kquant_with_mins(n, static_cast<const BlockQ4_K*>(w), static_cast<const BlockQ8_K*>(x),
+                              [](const BlockQ4_K& b, int c) { return nibbles_64(b.qs + 32 * c); });
+}
+
+float q5_k_vec_dot(int64_t n, const void* w, const void* x) {
+  assert(n % kQK_K == 0);
+  const __m512i bit4 = _mm512_set1_epi8(0x10);
+  return dot_kquant_with_mins(n, static_cast<const BlockQ5_K*>(w), static_cast<const BlockQ8_K*>(x),
+                              [&](const BlockQ5_K& b, int c) {
+                                // Bit 4 of element 64c + l is bit 2c of qh[l], of 64c + 32 + l bit 2c + 1.
+                                const __m512i qh = _mm512_broadcast_i64x4(load256(b.qh));
+                                const __m512i select = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << (2 * c))),
+                                                                          _mm256_set1_epi8(static_cast<char>(2 << (2 * c))), 1);
+                                const __mmask64 high = _mm512_test_epi8_mask(qh, select);
+                                return _mm512_or_si512(nibbles_64(b.qs + 32 * c), _mm512_maskz_mov_epi8(high, bit4));
+                              });
+}
+
+// Q6_K: sum_k sc[k] * sum q qx - 32 * sum_k sc[k] * bsums[k], q unsigned 0..63.
+float q6_k_vec_dot(int64_t n, const void* w, const void* x) {
+  assert(n % kQK_K == 0);
+  const auto* a = static_cast<const BlockQ6_K*>(w);
+  const auto* y = static_cast<const BlockQ8_K*>(x);
+  const __m512i low4 = _mm512_set1_epi8(0x0F), bits45 = _mm512_set1_epi8(0x30);
+  const __m512i qh_shift = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    const __m256i sc16_256 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a[i].scales)));
+    // Scales 0-7 (half 0) and 8-15 (half 1) as int16, repeated in every 128-bit lane.
+    const __m512i sc16[2] = {_mm512_broadcast_i32x4(_mm256_castsi256_si128(sc16_256)),
+                             _mm512_broadcast_i32x4(_mm256_extracti128_si256(sc16_256, 1))};
+    const __m256i bias = _mm256_madd_epi16(sc16_256, load256(y[i].bsums));
+    __m512i sumi = _mm512_setzero_si512();
+    for (int h = 0; h < 2; ++h) {
+      const __m512i ql = load512(a[i].ql + 64 * h);
+      // qh[l] in the lower half, qh[l] >> 2 in the upper: bits 0-1 / 4-5 then belong to
+      // elements l / 64 + l (lower) and 32 + l / 96 + l (upper).
+      const __m512i qh = _mm512_srlv_epi16(_mm512_broadcast_i64x4(load256(a[i].qh + 32 * h)), qh_shift);
+      const __m512i qa = _mm512_or_si512(_mm512_and_si512(ql, low4), _mm512_and_si512(_mm512_slli_epi16(qh, 4), bits45));
+      const __m512i qb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4), _mm512_and_si512(qh, bits45));
+      const __m512i pa = _mm512_maddubs_epi16(qa, load512(y[i].qs + 128 * h));
+      const __m512i pb = _mm512_maddubs_epi16(qb, load512(y[i].qs + 128 * h + 64));
+      sumi = _mm512_dpwssd_epi32(sumi, pa, shuffle(sc16[h], kScale16[0]));
+      sumi = _mm512_dpwssd_epi32(sumi, pb, shuffle(sc16[h], kScale16[1]));
+    }
+    sumi = _mm512_sub_epi32(sumi, _mm512_zextsi256_si512(_mm256_slli_epi32(bias, 5)));
+    acc = _mm512_fmadd_ps(_mm512_set1_ps(half_to_float(a[i].d) * y[i].d), _mm512_cvtepi32_ps(sumi), acc);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
+}  // namespace
+
+void add_avx512_kquants(KernelTable& t) {
+  slot(t, TensorType::Q4_K).vec_dot = q4_k_vec_dot;
+  slot(t, TensorType::Q5_K).vec_dot = q5_k_vec_dot;
+  slot(t, TensorType::Q6_K).vec_dot = q6_k_vec_dot;
+}
+
+}  // namespace strata::cpu::detail

@@ -1,0 +1,165 @@
+// The `strata` binary as a user runs it: output formats, exit codes, errors on stderr.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "engine/gguf/gguf_file.h"
+#include "tests/gguf/malformed_gguf.h"
+#include "tests/support/run_process.h"
+#include "tests/support/test_paths.h"
+
+namespace strata {
+namespace {
+
+using test::ProcessResult;
+
+ProcessResult strata_cli(std::vector<std::string> args, const std::string& input = "") {
+  args.insert(args.begin(), test::bin_path("strata").string());
+  return test::run_process(args, input, 300);
+}
+
+std::string tiny() { return test::shared_path("models/llama-2-tiny-random.gguf").string(); }
+
+std::vector<int64_t> int_array(const boost::json::value& v) {
+  std::vector<int64_t> out;
+  for (const auto& x : v.as_array()) out.push_back(x.to_number<int64_t>());
+  return out;
+}
+
+TEST(Cli, InspectJsonDescribesTheModel) {
+  auto r = strata_cli({"inspect", tiny(), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = boost::json::parse(r.out).as_object();
+  EXPECT_EQ(j.at("architecture").as_string(), "llama");
+  EXPECT_EQ(j.at("vocab_size").to_number<int64_t>(), 32000);
+  EXPECT_EQ(j.at("context_length").to_number<int64_t>(), 4096);
+  EXPECT_EQ(j.at("n_layer").to_number<int64_t>(), 1);
+  EXPECT_EQ(j.at("tokenizer").as_string(), "llama");
+  // The parameter count is the sum of the tensors' element counts.
+  auto file = gguf::GgufFile::open(tiny());
+  int64_t params = 0;
+  for (const auto& t : file.tensors()) params += t.n_elements();
+  EXPECT_EQ(j.at("parameters").to_number<int64_t>(), params);
+  bool f16_listed = false;
+  for (const auto& t : j.at("tensor_types").as_array()) f16_listed |= t.at("type").as_string() == "f16";
+  EXPECT_TRUE(f16_listed);
+
+  auto text = strata_cli({"inspect", tiny()});
+  ASSERT_EQ(text.exit_code, 0);
+  EXPECT_NE(text.out.find("architecture:   llama"), std::string::npos) << text.out;
+}
+
+TEST(Cli, TokenizeAddsBosAsTheMetadataSays) {
+  auto r = strata_cli({"tokenize", "--model", tiny(), "--text", "Hello, my name is", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(int_array(boost::json::parse(r.out).at("tokens")), (std::vector<int64_t>{1, 15043, 29892, 590, 1024, 338}));
+  auto no_bos = strata_cli({"tokenize", "--model", tiny(), "--text", "Hello, my name is", "--json", "--no-bos"});
+  ASSERT_EQ(no_bos.exit_code, 0) << no_bos.err;
+  EXPECT_EQ(int_array(boost::json::parse(no_bos.out).at("tokens")), (std::vector<int64_t>{15043, 29892, 590, 1024, 338}));
+}
+
+TEST(Cli, GenerateGreedyMatchesLlamaCppOnTheTinyModel) {
+  // ../shared/golden/tiny-random-greedy.json, first case: ids up to the first step whose
+  // top1-top2 margin is below 0.002 (step 11).
+  const std::vector<int64_t> golden = {30960, 16768, 5815, 17433, 357, 16021, 3852, 26270, 16404, 9069, 21352};
+  auto r = strata_cli({"generate", "--model", tiny(), "--prompt", "Hello, my name is", "--max-tokens", "24", "--temp",
+                       "0", "--json", "--threads", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = boost::json::parse(r.out).as_object();
+  EXPECT_EQ(int_array(j.at("prompt_tokens")), (std::vector<int64_t>{1, 15043, 29892, 590, 1024, 338}));
+  auto tokens = int_array(j.at("tokens"));
+  ASSERT_EQ(tokens.size(), 24u);
+  EXPECT_EQ(std::vector<int64_t>(tokens.begin(), tokens.begin() + golden.size()), golden);
+  EXPECT_TRUE(j.at("text").is_string());
+  EXPECT_GT(j.at("timings").at("prompt_ms").to_number<double>(), 0);
+}
+
+TEST(Cli, GenerateReadsThePromptFromStdinAndStreams) {
+  auto from_stdin = strata_cli({"generate", "--model", tiny(), "--max-tokens", "8", "--temp", "0"}, "Hello, my name is");
+  auto from_arg = strata_cli({"generate", "--model", tiny(), "--prompt", "Hello, my name is", "--max-tokens", "8", "--temp", "0"});
+  ASSERT_EQ(from_stdin.exit_code, 0) << from_stdin.err;
+  ASSERT_EQ(from_arg.exit_code, 0) << from_arg.err;
+  EXPECT_EQ(from_stdin.out, from_arg.out);
+  EXPECT_FALSE(from_arg.out.empty());
+}
+
+TEST(Cli, SeededSamplingIsReproducible) {
+  std::vector<std::string> args = {"generate", "--model", tiny(), "--prompt", "Once upon a time", "--max-tokens", "16",
+                                   "--temp", "1.0", "--top-k", "0", "--top-p", "1", "--min-p", "0", "--json"};
+  auto a = args, b = args, c = args;
+  a.insert(a.end(), {"--seed", "42"});
+  b.insert(b.end(), {"--seed", "42"});
+  c.insert(c.end(), {"--seed", "43"});
+  auto ra = strata_cli(a), rb = strata_cli(b), rc = strata_cli(c);
+  ASSERT_EQ(ra.exit_code, 0) << ra.err;
+  auto ta = int_array(boost::json::parse(ra.out).at("tokens"));
+  EXPECT_EQ(ta, int_array(boost::json::parse(rb.out).at("tokens")));
+  EXPECT_NE(ta, int_array(boost::json::parse(rc.out).at("tokens")));
+}
+
+TEST(Cli, UsageErrorsExitWithTwo) {
+  EXPECT_EQ(strata_cli({}).exit_code, 2);
+  EXPECT_EQ(strata_cli({"generate"}).exit_code, 2);                          // --model missing
+  EXPECT_EQ(strata_cli({"inspect", tiny(), "--no-such-flag"}).exit_code, 2);
+  auto bad_temp = strata_cli({"generate", "--model", tiny(), "--prompt", "x", "--temp", "-1"});
+  EXPECT_EQ(bad_temp.exit_code, 2) << bad_temp.err;
+  auto bad_type = strata_cli({"model", "synth", "--vocab-from", tiny(), "--type", "q3_x", "--out", "/dev/null"});
+  EXPECT_EQ(bad_type.exit_code, 2);
+  EXPECT_NE(bad_type.err.find("q3_x"), std::string::npos) << bad_type.err;
+}
+
+TEST(Cli, MissingModelFileExitsWithThree) {
+  auto r = strata_cli({"inspect", "/nonexistent/model.gguf"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("/nonexistent/model.gguf"), std::string::npos) << r.err;
+}
+
+TEST(Cli, EveryMalformedFileExitsWithThreeAndNamesTheCause) {
+  const auto dir = test::temp_dir("cli-malformed");
+  const auto cases = test::make_malformed_gguf_cases(dir);
+  ASSERT_GE(cases.size(), 15u);
+  for (const auto& c : cases) {
+    for (const char* cmd : {"inspect", "generate"}) {
+      std::vector<std::string> args = std::string(cmd) == "inspect"
+                                           ? std::vector<std::string>{"inspect", c.path.string()}
+                                           : std::vector<std::string>{"generate", "--model", c.path.string(), "--prompt", "x"};
+      auto r = strata_cli(args);
+      EXPECT_EQ(r.exit_code, 3) << c.name << " (" << cmd << "): " << r.err;
+      EXPECT_NE(r.err.find(c.path.filename().string()), std::string::npos) << c.name << ": " << r.err;
+      EXPECT_NE(r.err.find(c.expected), std::string::npos) << c.name << ": expected '" << c.expected << "' in " << r.err;
+      EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
+    }
+  }
+}
+
+TEST(Cli, BenchJsonReportsBothTests) {
+  auto r = strata_cli({"bench", "--model", tiny(), "-p", "16", "-n", "4", "--reps", "2", "--json", "--threads", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = boost::json::parse(r.out).as_object();
+  EXPECT_EQ(j.at("threads").to_number<int64_t>(), 1);
+  const auto& results = j.at("results").as_array();
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].at("test").as_string(), "pp16");
+  EXPECT_EQ(results[1].at("test").as_string(), "tg4");
+  for (const auto& x : results) EXPECT_GT(x.at("tokens_per_s").to_number<double>(), 0);
+}
+
+TEST(Cli, SynthWritesAModelThatInspectAndGenerateAccept) {
+  const auto out = test::temp_dir("cli-synth") / "m.gguf";
+  auto s = strata_cli({"model", "synth", "--arch", "llama", "--dim", "64", "--layers", "2", "--heads", "4", "--kv-heads",
+                       "2", "--ffn", "128", "--vocab-from", test::shared_path("models/vocab/ggml-vocab-gpt-2.gguf").string(),
+                       "--type", "q8_0", "--out", out.string()});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  auto i = strata_cli({"inspect", out.string(), "--json"});
+  ASSERT_EQ(i.exit_code, 0) << i.err;
+  auto j = boost::json::parse(i.out).as_object();
+  EXPECT_EQ(j.at("n_layer").to_number<int64_t>(), 2);
+  EXPECT_EQ(j.at("n_head_kv").to_number<int64_t>(), 2);
+  EXPECT_EQ(j.at("tokenizer").as_string(), "gpt2");
+  auto g = strata_cli({"generate", "--model", out.string(), "--prompt", "Hello", "--max-tokens", "4", "--temp", "0", "--json"});
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  EXPECT_EQ(int_array(boost::json::parse(g.out).at("tokens")).size(), 4u);
+}
+
+}  // namespace
+}  // namespace strata
