@@ -100,7 +100,9 @@ inline int weight_bucket(float w, int buckets) {
 }  // namespace
 
 void validate(const SamplerParams& p) {
-  if (!std::isfinite(p.temperature) || p.temperature < 0) bad_field("temperature", "a finite number >= 0", p.temperature);
+  if (!std::isfinite(p.temperature) || p.temperature < 0) {
+    bad_field("temperature", "a finite number >= 0", p.temperature);
+  }
   if (!(p.top_p > 0 && p.top_p <= 1)) bad_field("top_p", "in (0, 1]", p.top_p);
   if (!(p.min_p >= 0 && p.min_p <= 1)) bad_field("min_p", "in [0, 1]", p.min_p);
   if (!std::isfinite(p.repeat_penalty) || p.repeat_penalty <= 0) {
@@ -149,7 +151,8 @@ std::span<const float> Sampler::apply_penalties(std::span<const float> logits, s
   if (window_.front() < 0 || static_cast<size_t>(window_.back()) >= logits.size()) {
     const int32_t bad = window_.front() < 0 ? window_.front() : window_.back();
     throw Error(ErrorKind::InvalidArgument, "sampler: history token " + std::to_string(bad) +
-                                                " is outside the vocabulary [0, " + std::to_string(logits.size()) + ")");
+                                                " is outside the vocabulary [0, " +
+                                                std::to_string(logits.size()) + ")");
   }
 
   penalized_.assign(logits.begin(), logits.end());

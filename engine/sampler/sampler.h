@@ -76,8 +76,9 @@ class Sampler {
 
   // The distribution sample() would draw from for these inputs: the kept tokens and their
   // renormalized probabilities, in the order the draw scans them (decreasing probability when
-  // top-k cuts (0 < top_k < vocabulary size) or top-p is on, else by id). Greedy sampling gives one token with p = 1. Does not advance
-  // the generator. The view is valid until the next call on this Sampler.
+  // top-k cuts (0 < top_k < vocabulary size) or top-p is on, else by id). Greedy sampling gives
+  // one token with p = 1. Does not advance the generator. The view is valid until the next call
+  // on this Sampler.
   std::span<const TokenProb> distribution(std::span<const float> logits, std::span<const int32_t> history);
 
   void reseed(uint64_t seed);  // restarts the generator's sequence as a new Sampler with this seed would

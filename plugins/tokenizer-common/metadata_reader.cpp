@@ -86,4 +86,13 @@ std::vector<int32_t> MetadataReader::i32_array(const char* key, uint64_t count) 
   return out;
 }
 
+void require_model(const MetadataReader& meta, std::string_view model) {
+  const auto found = meta.string("tokenizer.ggml.model");
+  if (!found) fail(STRATA_PLUGIN_EMODEL, "'tokenizer.ggml.model' is missing");
+  if (*found != model) {
+    fail(STRATA_PLUGIN_EUNSUPPORTED,
+         "tokenizer.ggml.model is '" + std::string(*found) + "', this plugin handles '" + std::string(model) + "'");
+  }
+}
+
 }  // namespace strata::tokenizer_plugin

@@ -35,4 +35,8 @@ class MetadataReader {
   const strata_metadata* meta_;
 };
 
+// Throws PluginError(EUNSUPPORTED) unless tokenizer.ggml.model is `model` (a host may call a
+// plugin's create() without asking supports() first).
+void require_model(const MetadataReader& meta, std::string_view model);
+
 }  // namespace strata::tokenizer_plugin

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string_view>
 #include <vector>
 
@@ -76,7 +77,7 @@ class Vocab {
     return h ^ (h >> 33);
   }
 
-  std::vector<char> storage_;   // all token texts, back to back (a vector: moves keep the buffer)
+  std::vector<char> storage_;    // all token texts, back to back
   std::vector<size_t> offsets_;  // size() + 1 entries into storage_
   std::vector<float> scores_;    // empty when the model has no scores
   std::vector<uint32_t> attrs_;  // STRATA_TOKEN_* bits

@@ -20,6 +20,7 @@ int supports(const strata_metadata* meta) {
 int create(const strata_metadata* meta, strata_tokenizer** out, strata_plugin_error* err) {
   return api::create_tokenizer(out, err, [&] {
     MetadataReader reader(meta);
+    require_model(reader, "llama");
     return std::make_unique<SpmTokenizer>(reader);
   });
 }

@@ -170,6 +170,12 @@ TEST(PluginEntryPoints, CapacityProtocolAndUnknownPre) {
   EXPECT_EQ(api.encode(tok, "x", 1, STRATA_TOKENIZE_ADD_BOS, all.data(), all.size(), &n, &err), STRATA_PLUGIN_OK);
   api.destroy(tok);
 
+  // Another plugin's model is refused by create() too, not misread.
+  const strata_tokenizer_api& spm = plugin_api("tokenizer-spm");
+  EXPECT_EQ(spm.supports(bridge.get()), 0);
+  EXPECT_EQ(spm.create(bridge.get(), &tok, &err), STRATA_PLUGIN_EUNSUPPORTED);
+  EXPECT_NE(std::string(err.message).find("gpt2"), std::string::npos) << err.message;
+
   // Asked directly, the plugin names the pre-tokenizer it does not implement.
   w.set_string("tokenizer.ggml.pre", "klingon");
   const auto path2 = temp_dir("tokenizer-api") / "klingon.gguf";
