@@ -29,30 +29,60 @@ Decoder::Decoder(const Model& model, ThreadPool& pool) : model_(model), d_(model
   }
 }
 
-void Decoder::forward(std::span<const int32_t> tokens, KvCache& kv, std::span<float> logits, bool all_logits) {
-  const int64_t n = static_cast<int64_t>(tokens.size());
+void Decoder::check_tokens(std::span<const int32_t> tokens) const {
   const int64_t V = d_.n_vocab;
-  if (n == 0) throw Error(ErrorKind::InvalidArgument, "forward: no tokens");
-  if (static_cast<int64_t>(logits.size()) < (all_logits ? n * V : V))
-    throw Error(ErrorKind::InvalidArgument, "forward: logits buffer too small");
+  if (tokens.empty()) throw Error(ErrorKind::InvalidArgument, "forward: no tokens");
   for (int32_t t : tokens)
     if (t < 0 || t >= static_cast<int32_t>(V))
       throw Error(ErrorKind::InvalidArgument, "token id " + std::to_string(t) + " is outside the vocabulary (0.." +
                                                   std::to_string(V - 1) + ")");
+}
+
+void Decoder::forward(std::span<const int32_t> tokens, KvCache& kv, std::span<float> logits, bool all_logits) {
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  const int64_t V = d_.n_vocab;
+  check_tokens(tokens);
+  if (static_cast<int64_t>(logits.size()) < (all_logits ? n * V : V))
+    throw Error(ErrorKind::InvalidArgument, "forward: logits buffer too small");
   kv.reserve(n);
   for (int64_t begin = 0; begin < n; begin += kMaxBatch) {
     const int64_t len = std::min(kMaxBatch, n - begin);
     const bool last = begin + len == n;
-    float* out = all_logits ? logits.data() + begin * V : (last ? logits.data() : nullptr);
-    forward_batch(tokens.subspan(begin, len), kv, out, all_logits);
+    DecodeItem item{tokens.subspan(begin, len), &kv, nullptr, all_logits};
+    item.logits = all_logits ? logits.data() + begin * V : (last ? logits.data() : nullptr);
+    run_step(std::span<const DecodeItem>(&item, 1));
   }
 }
 
-void Decoder::forward_batch(std::span<const int32_t> tokens, KvCache& kv, float* logits, bool all_logits) {
-  const int64_t n = static_cast<int64_t>(tokens.size());
+void Decoder::forward(std::span<const DecodeItem> items) {
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!items[i].kv) throw Error(ErrorKind::InvalidArgument, "forward: an item without a KV cache");
+    check_tokens(items[i].tokens);
+    for (size_t j = 0; j < i; ++j)
+      if (items[j].kv == items[i].kv) throw Error(ErrorKind::InvalidArgument, "forward: one sequence appears twice in a step");
+  }
+  // Reserve everything first, so that a full context fails before any cache changed.
+  for (const auto& it : items)
+    if (it.kv->size() + static_cast<int64_t>(it.tokens.size()) > it.kv->capacity())
+      throw Error(ErrorKind::OutOfMemory, "context full: " + std::to_string(it.kv->size() + it.tokens.size()) +
+                                              " tokens requested, the context holds " + std::to_string(it.kv->capacity()));
+  for (const auto& it : items) it.kv->reserve(static_cast<int64_t>(it.tokens.size()));
+  run_step(items);
+}
+
+void Decoder::run_step(std::span<const DecodeItem> items) {
+  segments_.clear();
+  positions_.clear();
+  int64_t n = 0, n_out_rows = 0;
+  for (const auto& it : items) {
+    const int64_t len = static_cast<int64_t>(it.tokens.size());
+    segments_.push_back({n, len, it.kv->size(), it.kv});
+    for (int64_t t = 0; t < len; ++t) positions_.push_back(it.kv->size() + t);
+    n += len;
+    n_out_rows += it.logits ? (it.all_logits ? len : 1) : 0;
+  }
   const int64_t E = d_.n_embd, Q = int64_t(d_.n_head) * d_.head_dim, KV = int64_t(d_.n_head_kv) * d_.head_dim;
-  const int64_t F = d_.n_ff;
-  const int64_t pos0 = kv.size();
+  const int64_t F = d_.n_ff, V = d_.n_vocab;
   x_.resize(n * E);
   xn_.resize(n * std::max(E, Q));
   q_.resize(n * Q);
@@ -67,45 +97,66 @@ void Decoder::forward_batch(std::span<const int32_t> tokens, KvCache& kv, float*
   WeightStore& store = model_.weight_store();
   store.begin_layer(-1);
   const auto to_float = cpu::kernels_for(w.token_embd.type).to_float;
-  for (int64_t t = 0; t < n; ++t) {
-    float* row = x_.data() + t * E;
-    to_float(w.token_embd.row(tokens[t]), row, E);
-    if (d_.embd_scale != 1.0f)
-      for (int64_t i = 0; i < E; ++i) row[i] *= d_.embd_scale;
-  }
+  int64_t row = 0;
+  for (const auto& it : items)
+    for (int32_t token : it.tokens) {
+      float* x = x_.data() + row++ * E;
+      to_float(w.token_embd.row(token), x, E);
+      if (d_.embd_scale != 1.0f)
+        for (int64_t i = 0; i < E; ++i) x[i] *= d_.embd_scale;
+    }
   for (int l = 0; l < static_cast<int>(d_.n_layer); ++l) {
     store.begin_layer(l);
-    layer(l, n, pos0, kv);
+    layer(l, n);
     store.end_layer(l);
   }
-  kv.commit(pos0 + n);
+  for (const auto& s : segments_) s.kv->commit(s.pos0 + s.n);
 
-  if (logits) {
+  if (n_out_rows > 0) {
     // Only the rows whose logits are wanted go through the output matrix.
-    const int64_t first = all_logits ? 0 : n - 1;
-    const int64_t rows = n - first;
-    norm(w.output_norm, w.output_norm_b, x_.data() + first * E, xn_.data(), rows);
-    matmul(w.output, xn_.data(), rows, logits, TensorRef{});
+    std::vector<int64_t> rows;
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (!items[i].logits) continue;
+      const auto& s = segments_[i];
+      for (int64_t t = items[i].all_logits ? 0 : s.n - 1; t < s.n; ++t) rows.push_back(s.first_row + t);
+    }
+    for (size_t r = 0; r < rows.size(); ++r) norm(w.output_norm, w.output_norm_b, x_.data() + rows[r] * E, xn_.data() + r * E, 1);
+    const bool direct = items.size() == 1;
+    if (!direct) out_logits_.resize(rows.size() * V);
+    float* dst = direct ? items[0].logits : out_logits_.data();
+    mm_.run(w.output, xn_.data(), static_cast<int64_t>(rows.size()), dst, pool_);
+    if (!direct) {
+      size_t r = 0;
+      for (const auto& it : items) {
+        if (!it.logits) continue;
+        const size_t count = it.all_logits ? it.tokens.size() : 1;
+        std::copy(out_logits_.begin() + r * V, out_logits_.begin() + (r + count) * V, it.logits);
+        r += count;
+      }
+    }
   }
   store.end_layer(-1);
 }
 
-void Decoder::layer(int l, int64_t n, int64_t pos0, KvCache& kv) {
+void Decoder::layer(int l, int64_t n) {
   const LayerWeights& L = model_.weights().layers[l];
-  const int64_t E = d_.n_embd, Q = int64_t(d_.n_head) * d_.head_dim, F = d_.n_ff;
+  const int64_t E = d_.n_embd, Q = int64_t(d_.n_head) * d_.head_dim, KV = int64_t(d_.n_head_kv) * d_.head_dim;
+  const int64_t F = d_.n_ff;
 
-  // Attention block.
+  // Attention block: projections over every row of the batch, attention per sequence.
   norm(L.attn_norm, L.attn_norm_b, x_.data(), xn_.data(), n);
   matmul(L.wq, xn_.data(), n, q_.data(), L.bq);
   matmul(L.wk, xn_.data(), n, k_.data(), L.bk);
   matmul(L.wv, xn_.data(), n, v_.data(), L.bv);
-  rope_rows(q_.data(), n, d_.n_head, pos0);
-  rope_rows(k_.data(), n, d_.n_head_kv, pos0);
-  kv.write(l, pos0, n, k_.data(), v_.data());
-  kv.spans(l, pos0 + n, spans_);
-  AttentionShape shape{static_cast<int>(d_.n_head), static_cast<int>(d_.n_head_kv), static_cast<int>(d_.head_dim),
-                       1.0f / std::sqrt(static_cast<float>(d_.head_dim))};
-  attention(shape, q_.data(), n, pos0, spans_, attn_.data(), pool_);
+  rope_rows(q_.data(), d_.n_head);
+  rope_rows(k_.data(), d_.n_head_kv);
+  const AttentionShape shape{static_cast<int>(d_.n_head), static_cast<int>(d_.n_head_kv), static_cast<int>(d_.head_dim),
+                             1.0f / std::sqrt(static_cast<float>(d_.head_dim))};
+  for (const auto& s : segments_) {
+    s.kv->write(l, s.pos0, s.n, k_.data() + s.first_row * KV, v_.data() + s.first_row * KV);
+    s.kv->spans(l, s.pos0 + s.n, spans_);
+    attention(shape, q_.data() + s.first_row * Q, s.n, s.pos0, spans_, attn_.data() + s.first_row * Q, pool_);
+  }
   matmul(L.wo, attn_.data(), n, tmp_.data(), L.bo);
   cpu::add(x_.data(), tmp_.data(), n * E);
 
@@ -114,22 +165,17 @@ void Decoder::layer(int l, int64_t n, int64_t pos0, KvCache& kv) {
   matmul(L.ffn_up, xn_.data(), n, up_.data(), TensorRef{});
   if (d_.ffn_kind == STRATA_FFN_GATED) {
     matmul(L.ffn_gate, xn_.data(), n, gate_.data(), TensorRef{});
-    if (d_.activation == STRATA_ACT_SILU)
-      cpu::silu_mul(gate_.data(), up_.data(), n * F);
-    else
-      cpu::gelu_mul(gate_.data(), up_.data(), n * F);
   } else {
-    // Plain FFN: act(up(x)), computed as act(up) * 1.
-    std::fill(gate_.begin(), gate_.begin() + n * F, 1.0f);
+    // Plain FFN, act(up(x)): computed as act(up) * 1 by the same fused kernel.
     std::swap(gate_, up_);
-    if (d_.activation == STRATA_ACT_SILU)
-      cpu::silu_mul(gate_.data(), up_.data(), n * F);
-    else
-      cpu::gelu_mul(gate_.data(), up_.data(), n * F);
+    std::fill(up_.begin(), up_.begin() + n * F, 1.0f);
   }
+  if (d_.activation == STRATA_ACT_SILU)
+    cpu::silu_mul(gate_.data(), up_.data(), n * F);
+  else
+    cpu::gelu_mul(gate_.data(), up_.data(), n * F);
   matmul(L.ffn_down, gate_.data(), n, tmp_.data(), TensorRef{});
   cpu::add(x_.data(), tmp_.data(), n * E);
-  (void)Q;
 }
 
 void Decoder::norm(const TensorRef& w, const TensorRef& b, const float* x, float* y, int64_t n) {
@@ -144,12 +190,12 @@ void Decoder::norm(const TensorRef& w, const TensorRef& b, const float* x, float
   }
 }
 
-void Decoder::rope_rows(float* x, int64_t n, int n_heads, int64_t pos0) {
+void Decoder::rope_rows(float* x, int n_heads) {
   const int pairs = static_cast<int>(inv_freq_.size());
   std::vector<float> c(pairs), s(pairs);
   const int64_t row = int64_t(n_heads) * d_.head_dim;
-  for (int64_t t = 0; t < n; ++t) {
-    const double pos = static_cast<double>(pos0 + t);
+  for (size_t t = 0; t < positions_.size(); ++t) {
+    const double pos = static_cast<double>(positions_[t]);
     for (int i = 0; i < pairs; ++i) {
       const float theta = static_cast<float>(pos * inv_freq_[i]);
       c[i] = std::cos(theta);
@@ -168,7 +214,7 @@ void Decoder::matmul(const TensorRef& w, const float* x, int64_t n, float* y, co
 
 uint64_t Decoder::scratch_bytes() const {
   uint64_t floats = x_.capacity() + xn_.capacity() + q_.capacity() + k_.capacity() + v_.capacity() + attn_.capacity() +
-                    tmp_.capacity() + gate_.capacity() + up_.capacity();
+                    tmp_.capacity() + gate_.capacity() + up_.capacity() + out_logits_.capacity();
   return floats * sizeof(float);
 }
 

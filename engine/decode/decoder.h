@@ -15,6 +15,16 @@ namespace strata {
 
 class ThreadPool;
 
+// New tokens of one sequence in a multi-sequence step.
+struct DecodeItem {
+  std::span<const int32_t> tokens;  // at positions kv->size() .. kv->size() + n - 1
+  KvCache* kv = nullptr;
+  // Logits of the last token (n_vocab floats), or of every token ([n][n_vocab]) when
+  // all_logits; null when none are wanted (a prefill chunk that is not the prompt's last).
+  float* logits = nullptr;
+  bool all_logits = false;
+};
+
 class Decoder {
  public:
   // Prompts longer than this are processed in several passes, bounding scratch memory.
@@ -28,15 +38,26 @@ class Decoder {
   // token id outside the vocabulary and Error(OutOfMemory) when the context is full.
   void forward(std::span<const int32_t> tokens, KvCache& kv, std::span<float> logits, bool all_logits = false);
 
+  // One step over several sequences: their tokens go through every matmul together (which is
+  // what makes batching pay), attention runs per sequence over its own cache. Each item's
+  // sequence must differ. Validates every item before changing any cache.
+  void forward(std::span<const DecodeItem> items);
+
   int32_t n_vocab() const { return static_cast<int32_t>(model_.desc().n_vocab); }
   // Bytes of scratch memory held between calls (activations and converted inputs).
   uint64_t scratch_bytes() const;
 
  private:
-  void forward_batch(std::span<const int32_t> tokens, KvCache& kv, float* logits, bool all_logits);
-  void layer(int l, int64_t n, int64_t pos0, KvCache& kv);
+  // Rows of the batch that belong to one item.
+  struct Segment {
+    int64_t first_row = 0, n = 0, pos0 = 0;
+    KvCache* kv = nullptr;
+  };
+  void run_step(std::span<const DecodeItem> items);
+  void layer(int l, int64_t n);
   void norm(const TensorRef& w, const TensorRef& b, const float* x, float* y, int64_t n);
-  void rope_rows(float* x, int64_t n, int n_heads, int64_t pos0);
+  void rope_rows(float* x, int n_heads);
+  void check_tokens(std::span<const int32_t> tokens) const;
   void matmul(const TensorRef& w, const float* x, int64_t n, float* y, const TensorRef& bias);
 
   const Model& model_;
@@ -45,8 +66,10 @@ class Decoder {
   MatMul mm_;
   std::vector<float> inv_freq_;  // per rotated pair: freq_scale * base^(-2i/rope_dim) / factor_i
   std::vector<KvSpan> spans_;
+  std::vector<Segment> segments_;
+  std::vector<int64_t> positions_;  // per batch row
   // Activations of the current batch, [n][width].
-  std::vector<float> x_, xn_, q_, k_, v_, attn_, tmp_, gate_, up_;
+  std::vector<float> x_, xn_, q_, k_, v_, attn_, tmp_, gate_, up_, out_logits_;
 };
 
 }  // namespace strata

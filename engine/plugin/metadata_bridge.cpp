@@ -15,15 +15,6 @@ using gguf::ValueType;
 
 const gguf::GgufFile& file_of(void* ctx) { return *static_cast<const gguf::GgufFile*>(ctx); }
 
-bool is_integer(ValueType t) {
-  switch (t) {
-    case ValueType::U8: case ValueType::I8: case ValueType::U16: case ValueType::I16:
-    case ValueType::U32: case ValueType::I32: case ValueType::U64: case ValueType::I64:
-      return true;
-    default:
-      return false;
-  }
-}
 bool is_float(ValueType t) { return t == ValueType::F32 || t == ValueType::F64; }
 
 // Every accessor below catches exceptions: nothing may unwind through the C boundary.
@@ -51,7 +42,7 @@ int get_i64(void* ctx, const char* key, int64_t* out) {
     const Value* v = file_of(ctx).find(key);
     if (!v) return int(STRATA_PLUGIN_ENOTFOUND);
     if (v->type() == ValueType::BOOL) { *out = v->as_bool() ? 1 : 0; return int(STRATA_PLUGIN_OK); }
-    if (!is_integer(v->type())) return int(STRATA_PLUGIN_EINVAL);
+    if (!gguf::is_integer_type(v->type())) return int(STRATA_PLUGIN_EINVAL);
     *out = v->as_i64();
     return int(STRATA_PLUGIN_OK);
   });
@@ -61,7 +52,7 @@ int get_f64(void* ctx, const char* key, double* out) {
   return guarded([&] {
     const Value* v = file_of(ctx).find(key);
     if (!v) return int(STRATA_PLUGIN_ENOTFOUND);
-    if (!is_integer(v->type()) && !is_float(v->type())) return int(STRATA_PLUGIN_EINVAL);
+    if (!gguf::is_integer_type(v->type()) && !is_float(v->type())) return int(STRATA_PLUGIN_EINVAL);
     *out = v->as_f64();
     return int(STRATA_PLUGIN_OK);
   });
@@ -72,7 +63,7 @@ int get_bool(void* ctx, const char* key, int* out) {
     const Value* v = file_of(ctx).find(key);
     if (!v) return int(STRATA_PLUGIN_ENOTFOUND);
     if (v->type() == ValueType::BOOL) { *out = v->as_bool() ? 1 : 0; return int(STRATA_PLUGIN_OK); }
-    if (!is_integer(v->type())) return int(STRATA_PLUGIN_EINVAL);
+    if (!gguf::is_integer_type(v->type())) return int(STRATA_PLUGIN_EINVAL);
     *out = v->as_i64() != 0;
     return int(STRATA_PLUGIN_OK);
   });
@@ -115,7 +106,7 @@ int get_array_i64(void* ctx, const char* key, uint64_t index, int64_t* out) {
     int rc = 0;
     const Value* v = array_of(ctx, key, index, &rc);
     if (!v) return rc;
-    if (!is_integer(v->array_type()) && v->array_type() != ValueType::BOOL) return int(STRATA_PLUGIN_EINVAL);
+    if (!gguf::is_integer_type(v->array_type()) && v->array_type() != ValueType::BOOL) return int(STRATA_PLUGIN_EINVAL);
     *out = v->i64_at(index);
     return int(STRATA_PLUGIN_OK);
   });
@@ -126,7 +117,7 @@ int get_array_f64(void* ctx, const char* key, uint64_t index, double* out) {
     int rc = 0;
     const Value* v = array_of(ctx, key, index, &rc);
     if (!v) return rc;
-    if (!is_integer(v->array_type()) && !is_float(v->array_type())) return int(STRATA_PLUGIN_EINVAL);
+    if (!gguf::is_integer_type(v->array_type()) && !is_float(v->array_type())) return int(STRATA_PLUGIN_EINVAL);
     *out = v->f64_at(index);
     return int(STRATA_PLUGIN_OK);
   });
@@ -137,7 +128,7 @@ int copy_array_f32(void* ctx, const char* key, float* out, uint64_t count) {
     const Value* v = file_of(ctx).find(key);
     if (!v) return int(STRATA_PLUGIN_ENOTFOUND);
     if (!v->is_array() || count > v->size()) return int(STRATA_PLUGIN_EINVAL);
-    if (!is_integer(v->array_type()) && !is_float(v->array_type())) return int(STRATA_PLUGIN_EINVAL);
+    if (!gguf::is_integer_type(v->array_type()) && !is_float(v->array_type())) return int(STRATA_PLUGIN_EINVAL);
     for (uint64_t i = 0; i < count; ++i) out[i] = static_cast<float>(v->f64_at(i));
     return int(STRATA_PLUGIN_OK);
   });
@@ -148,7 +139,7 @@ int copy_array_i32(void* ctx, const char* key, int32_t* out, uint64_t count) {
     const Value* v = file_of(ctx).find(key);
     if (!v) return int(STRATA_PLUGIN_ENOTFOUND);
     if (!v->is_array() || count > v->size()) return int(STRATA_PLUGIN_EINVAL);
-    if (!is_integer(v->array_type()) && v->array_type() != ValueType::BOOL) return int(STRATA_PLUGIN_EINVAL);
+    if (!gguf::is_integer_type(v->array_type()) && v->array_type() != ValueType::BOOL) return int(STRATA_PLUGIN_EINVAL);
     for (uint64_t i = 0; i < count; ++i) {
       int64_t x = v->i64_at(i);
       if (x < std::numeric_limits<int32_t>::min() || x > std::numeric_limits<int32_t>::max())

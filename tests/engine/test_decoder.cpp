@@ -55,6 +55,41 @@ TEST_F(DecoderTest, BatchedPrefillEqualsTokenByToken) {
   EXPECT_EQ(kv_step.size(), int64_t(tokens.size()));
 }
 
+TEST_F(DecoderTest, MultiSequenceStepEqualsSeparateSteps) {
+  ThreadPool pool(2);
+  Decoder decoder(*model_, pool);
+  const int64_t V = model_->desc().n_vocab;
+  // Two sequences at different lengths: A has a history, B is new; one step feeds both.
+  std::vector<int32_t> a_history = {1, 450, 7483, 310}, a_next = {3444, 338}, b_prompt = {1, 15043, 29892};
+  SequenceKvCache a(geo(), 64, 8), b(geo(), 64, 8);
+  std::vector<float> scratch(a_history.size() * V);
+  decoder.forward(a_history, a, scratch);
+  std::vector<float> a_logits(2 * V), b_logits(V);
+  const DecodeItem items[] = {{a_next, &a, a_logits.data(), true}, {b_prompt, &b, b_logits.data(), false}};
+  decoder.forward(items);
+  EXPECT_EQ(a.size(), 6);
+  EXPECT_EQ(b.size(), 3);
+
+  SequenceKvCache a2(geo(), 64, 8), b2(geo(), 64, 8);
+  std::vector<int32_t> a_all = a_history;
+  a_all.insert(a_all.end(), a_next.begin(), a_next.end());
+  std::vector<float> a_ref(a_all.size() * V), b_ref(V);
+  decoder.forward(a_all, a2, a_ref, true);
+  decoder.forward(b_prompt, b2, b_ref);
+  for (int64_t j = 0; j < V; ++j) {
+    ASSERT_NEAR(a_logits[j], a_ref[4 * V + j], 1e-3);
+    ASSERT_NEAR(a_logits[V + j], a_ref[5 * V + j], 1e-3);
+    ASSERT_NEAR(b_logits[j], b_ref[j], 1e-3);
+  }
+  // A step that does not fit leaves every cache untouched.
+  SequenceKvCache small(geo(), 4, 4);
+  std::vector<int32_t> five = {1, 2, 3, 4, 5};
+  const DecodeItem too_long[] = {{b_prompt, &b, nullptr, false}, {five, &small, nullptr, false}};
+  EXPECT_THROW(decoder.forward(too_long), Error);
+  EXPECT_EQ(b.size(), 3);
+  EXPECT_EQ(small.size(), 0);
+}
+
 TEST_F(DecoderTest, ThreadCountDoesNotChangeResults) {
   std::vector<int32_t> tokens = {1, 450, 7483, 310};
   const int64_t V = model_->desc().n_vocab;

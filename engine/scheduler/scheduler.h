@@ -1,0 +1,115 @@
+// Continuous batching for one loaded model: requests from many clients join the running batch
+// between decoder steps; long prompts are prefilled in chunks so that other sequences keep
+// decoding; a cancelled request leaves the batch at the next step.
+//
+// Thread model: submit(), cancel() and stats() may be called from any thread. The scheduler
+// runs decoder steps on its own thread; token and completion callbacks run on that thread and
+// must be quick (queue the bytes, never block on a socket).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/decode/generation.h"
+#include "engine/kv/kv_cache.h"
+#include "engine/sampler/sampler.h"
+
+namespace strata {
+
+class Model;
+
+// One conversation's state in the engine: its KV cache and the tokens it holds. A session in the
+// daemon owns one; a request borrows it while it runs (at most one request per sequence at a
+// time: the scheduler refuses a second with Error(InvalidArgument)).
+class Sequence {
+ public:
+  Sequence(std::unique_ptr<KvCache> kv) : kv_(std::move(kv)) {}
+  KvCache& kv() { return *kv_; }
+  const KvCache& kv() const { return *kv_; }
+  // Tokens whose K/V the cache holds, in order (prompt and generated tokens of every turn).
+  const std::vector<int32_t>& tokens() const { return tokens_; }
+
+ private:
+  friend class Scheduler;
+  std::unique_ptr<KvCache> kv_;
+  std::vector<int32_t> tokens_;
+  std::atomic<bool> busy_{false};
+};
+
+struct SchedulerOptions {
+  int threads = 0;                 // decoder threads; 0 = every core
+  int max_sequences = 8;           // sequences decoded together at most; more requests wait in the queue
+  int64_t max_queue = 64;          // requests waiting at most; submit() beyond it throws Error(OutOfMemory)
+  int64_t prefill_chunk = 256;     // prompt tokens of one sequence per step at most
+  int64_t max_batch_tokens = 512;  // tokens of all sequences per step at most
+  int64_t context = 0;             // context length of new sequences; 0 = the model's training context
+};
+
+struct GenerationRequest {
+  std::vector<int32_t> prompt;        // tokens appended to the sequence (the whole prompt for a new one)
+  SamplerParams sampling;
+  GenerationOptions options;          // max_tokens, stop at end of generation
+  std::vector<std::string> stop;      // stop strings: generation ends before the first occurrence
+  std::shared_ptr<Sequence> sequence; // continue this sequence; null = a fresh one
+};
+
+struct TokenEvent {
+  int32_t token;
+  std::string text;  // whole UTF-8 characters that became complete (may be empty)
+};
+
+struct GenerationOutcome {
+  GenerationResult result;            // tokens, text, finish reason, timings
+  std::shared_ptr<Sequence> sequence; // the sequence after the request (holds prompt + output)
+  std::string error;                  // non-empty when the request failed (e.g. context full at submit)
+};
+
+struct SchedulerStats {
+  int64_t queued = 0;        // waiting for a slot
+  int64_t running = 0;       // in the batch
+  int64_t completed = 0;     // since start
+  int64_t tokens_generated = 0;
+  uint64_t kv_bytes = 0;     // held by running sequences
+};
+
+class RequestHandle {
+ public:
+  // Asks the scheduler to stop the request at its next step; on_done still runs (finish Stopped).
+  void cancel() { cancelled_.store(true, std::memory_order_relaxed); }
+  bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<bool> cancelled_{false};
+};
+
+class Scheduler {
+ public:
+  using OnToken = std::function<bool(const TokenEvent&)>;  // false = cancel
+  using OnDone = std::function<void(const GenerationOutcome&)>;
+
+  Scheduler(const Model& model, SchedulerOptions options);
+  ~Scheduler();  // cancels everything, runs pending on_done callbacks, joins the thread
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Queues a request. Throws Error(InvalidArgument) for bad sampling parameters, an empty
+  // prompt on a fresh sequence, or a busy sequence; Error(OutOfMemory) when the queue is full or
+  // the prompt cannot fit the sequence's context.
+  std::shared_ptr<RequestHandle> submit(GenerationRequest request, OnToken on_token, OnDone on_done);
+
+  // A new, empty sequence with this scheduler's context length.
+  std::shared_ptr<Sequence> new_sequence() const;
+
+  SchedulerStats stats() const;
+  const Model& model() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace strata
