@@ -15,6 +15,13 @@ namespace {
 
 const float* f32(const TensorRef& t) { return reinterpret_cast<const float*>(t.data); }
 
+// Resizes a scratch buffer, growing its capacity to exactly what is needed: the memory
+// accounting (scratch_bytes, estimate_memory) counts capacities.
+void fit(std::vector<float>& v, int64_t n) {
+  if (static_cast<int64_t>(v.capacity()) < n) v.reserve(n);
+  v.resize(n);
+}
+
 }  // namespace
 
 Decoder::Decoder(const Model& model, ThreadPool& pool) : model_(model), d_(model.desc()), pool_(pool) {
@@ -83,15 +90,15 @@ void Decoder::run_step(std::span<const DecodeItem> items) {
   }
   const int64_t E = d_.n_embd, Q = int64_t(d_.n_head) * d_.head_dim, KV = int64_t(d_.n_head_kv) * d_.head_dim;
   const int64_t F = d_.n_ff, V = d_.n_vocab;
-  x_.resize(n * E);
-  xn_.resize(n * std::max(E, Q));
-  q_.resize(n * Q);
-  k_.resize(n * KV);
-  v_.resize(n * KV);
-  attn_.resize(n * Q);
-  tmp_.resize(n * E);
-  gate_.resize(n * F);
-  up_.resize(n * F);
+  fit(x_, n * E);
+  fit(xn_, n * std::max(E, Q));
+  fit(q_, n * Q);
+  fit(k_, n * KV);
+  fit(v_, n * KV);
+  fit(attn_, n * Q);
+  fit(tmp_, n * E);
+  fit(gate_, n * F);
+  fit(up_, n * F);
 
   const ModelWeights& w = model_.weights();
   WeightStore& store = model_.weight_store();
@@ -122,7 +129,7 @@ void Decoder::run_step(std::span<const DecodeItem> items) {
     }
     for (size_t r = 0; r < rows.size(); ++r) norm(w.output_norm, w.output_norm_b, x_.data() + rows[r] * E, xn_.data() + r * E, 1);
     const bool direct = items.size() == 1;
-    if (!direct) out_logits_.resize(rows.size() * V);
+    if (!direct) fit(out_logits_, static_cast<int64_t>(rows.size()) * V);
     float* dst = direct ? items[0].logits : out_logits_.data();
     mm_.run(w.output, xn_.data(), static_cast<int64_t>(rows.size()), dst, pool_);
     if (!direct) {
@@ -215,7 +222,7 @@ void Decoder::matmul(const TensorRef& w, const float* x, int64_t n, float* y, co
 uint64_t Decoder::scratch_bytes() const {
   uint64_t floats = x_.capacity() + xn_.capacity() + q_.capacity() + k_.capacity() + v_.capacity() + attn_.capacity() +
                     tmp_.capacity() + gate_.capacity() + up_.capacity() + out_logits_.capacity();
-  return floats * sizeof(float);
+  return floats * sizeof(float) + mm_.scratch_bytes();
 }
 
 }  // namespace strata

@@ -11,7 +11,10 @@ void MatMul::run(const TensorRef& w, const float* x, int64_t n_tokens, float* y,
   const int64_t n_in = w.cols(), n_out = w.rows();
   const TensorType act_type = cpu::vec_dot_type(w.type);
   const uint64_t act_row_bytes = row_bytes(act_type, static_cast<uint64_t>(n_in));
-  if (xq_.size() < act_row_bytes * n_tokens) xq_.resize(act_row_bytes * n_tokens);
+  if (xq_.size() < act_row_bytes * n_tokens) {
+    xq_.reserve(act_row_bytes * n_tokens);  // exactly: the memory accounting counts capacity
+    xq_.resize(act_row_bytes * n_tokens);
+  }
 
   uint8_t* xq = xq_.data();
   auto quantize_rows = [&](int64_t begin, int64_t end) {

@@ -16,6 +16,8 @@ class MatMul {
   // The activations are first converted to the weight type's dot-product format (8-bit blocks
   // for quantized weights, f16 for f16 weights), as llama.cpp does, so results agree with it.
   void run(const TensorRef& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
+  // Bytes held for converted activations.
+  uint64_t scratch_bytes() const { return xq_.capacity(); }
 
  private:
   std::vector<uint8_t> xq_;  // converted activations, reused across calls

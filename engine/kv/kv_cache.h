@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/cpu/tensor_type.h"
+#include "engine/kv/kv_format.h"
 
 namespace strata {
 
@@ -17,23 +17,24 @@ struct KvGeometry {
   int head_dim = 0;
 };
 
-// A run of consecutive positions of one layer, stored as [n_head_kv][n_tokens][head_dim]
-// elements of `type` (head_stride and token_stride in elements). F16 today; quantized KV types
-// come with the paged cache.
+// A run of consecutive positions of one layer: for each KV head, n_tokens rows of head_dim
+// elements stored in `format`. Row (head h, token j) starts at k + h * head_stride +
+// j * token_stride bytes (the same for v).
 struct KvSpan {
-  TensorType type = TensorType::F16;
-  const void* k = nullptr;
-  const void* v = nullptr;
+  KvFormat format;
+  const uint8_t* k = nullptr;
+  const uint8_t* v = nullptr;
   int64_t first_pos = 0;
   int64_t n_tokens = 0;
-  int64_t head_stride = 0;
-  int64_t token_stride = 0;
+  int64_t head_stride = 0;   // bytes
+  int64_t token_stride = 0;  // bytes
 };
 
 class KvCache {
  public:
   virtual ~KvCache() = default;
   virtual const KvGeometry& geometry() const = 0;
+  virtual const KvFormat& format() const = 0;
   // Tokens whose K/V are stored (positions 0 .. size()-1).
   virtual int64_t size() const = 0;
   // Most tokens this cache may hold (the context length).

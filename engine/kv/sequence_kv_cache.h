@@ -1,5 +1,6 @@
-// KV cache of one sequence, stored as F16 in fixed-size pages allocated as the sequence grows:
-// a short conversation in a long configured context costs only the pages it fills.
+// KV cache of one sequence, stored in fixed-size pages allocated as the sequence grows: a short
+// conversation in a long configured context costs only the pages it fills. Rows are stored in
+// a KvFormat (f16, q8_0 or q4g), converted when written.
 #pragma once
 
 #include <memory>
@@ -13,9 +14,15 @@ class SequenceKvCache final : public KvCache {
  public:
   static constexpr int64_t kDefaultPageTokens = 256;
 
-  SequenceKvCache(KvGeometry geometry, int64_t capacity, int64_t page_tokens = kDefaultPageTokens);
+  // Throws Error(InvalidArgument) when `type` cannot store this geometry's rows.
+  SequenceKvCache(KvGeometry geometry, int64_t capacity, int64_t page_tokens = kDefaultPageTokens,
+                  KvType type = KvType::F16, int q4g_group = 64);
+
+  // Bytes one page occupies (all layers, K and V).
+  static uint64_t page_bytes(const KvGeometry& g, const KvFormat& f, int64_t page_tokens);
 
   const KvGeometry& geometry() const override { return geo_; }
+  const KvFormat& format() const override { return format_; }
   int64_t size() const override { return size_; }
   int64_t capacity() const override { return capacity_; }
   void reserve(int64_t n) override;
@@ -28,17 +35,19 @@ class SequenceKvCache final : public KvCache {
   int64_t page_tokens() const { return page_tokens_; }
 
  private:
-  // One page: for each layer, K then V, each [n_head_kv][page_tokens][head_dim] f16.
+  // One page: for each layer, K then V, each [n_head_kv][page_tokens] rows of row_bytes_.
   struct Page {
-    std::unique_ptr<uint16_t[]> data;
+    std::unique_ptr<uint8_t[]> data;
   };
-  uint16_t* slot(int64_t page, int layer, bool value, int head, int64_t token_in_page) const;
+  uint8_t* slot(int64_t page, int layer, bool value, int head, int64_t token_in_page) const;
 
   KvGeometry geo_;
+  KvFormat format_;
+  uint64_t row_bytes_;
   int64_t capacity_;
   int64_t page_tokens_;
   int64_t size_ = 0;
-  int64_t elems_per_half_;  // elements of K (or V) of one layer in one page
+  uint64_t half_bytes_;  // bytes of K (or V) of one layer in one page
   std::vector<Page> pages_;
 };
 

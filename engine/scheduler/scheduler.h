@@ -25,18 +25,35 @@ class Model;
 // One conversation's state in the engine: its KV cache and the tokens it holds. A session in the
 // daemon owns one; a request borrows it while it runs (at most one request per sequence at a
 // time: the scheduler refuses a second with Error(InvalidArgument)).
+//
+// The sequence's text is tokens() followed by pending(). pending() holds tokens the sequence
+// has taken in but whose K/V are not computed yet; the next request feeds them before its own
+// prompt. After a request that sampled tokens, it holds the last sampled token (the end-of-
+// generation token too, when generation stopped there): feeding it would cost a step that an
+// unfinished conversation may never need. A request that was stopped (cancelled, or the
+// scheduler shut down) before its prompt was computed leaves the rest of its prompt there. So
+// continuing a sequence gives the same tokens as one uninterrupted generation. A failed request
+// drops what it had not computed.
 class Sequence {
  public:
   Sequence(std::unique_ptr<KvCache> kv) : kv_(std::move(kv)) {}
+  // A sequence restored from a snapshot: `kv` holds the K/V of `tokens` (kv->size() ==
+  // tokens.size(), else Error(InvalidArgument)); `pending` as pending() describes.
+  Sequence(std::unique_ptr<KvCache> kv, std::vector<int32_t> tokens, std::vector<int32_t> pending = {});
   KvCache& kv() { return *kv_; }
   const KvCache& kv() const { return *kv_; }
   // Tokens whose K/V the cache holds, in order (prompt and generated tokens of every turn).
   const std::vector<int32_t>& tokens() const { return tokens_; }
+  // Tokens taken in but not yet computed (see above); usually empty or one token.
+  const std::vector<int32_t>& pending() const { return pending_; }
+  // Whether a request is using the sequence now; read tokens() and pending() only when not.
+  bool busy() const { return busy_.load(std::memory_order_acquire); }
 
  private:
   friend class Scheduler;
   std::unique_ptr<KvCache> kv_;
   std::vector<int32_t> tokens_;
+  std::vector<int32_t> pending_;
   std::atomic<bool> busy_{false};
 };
 

@@ -27,6 +27,7 @@ struct BenchOptions {
   int64_t gen = 128;
   int threads = 0;
   int reps = 3;
+  std::string kv = "f16";
   bool json = false;
 };
 
@@ -65,6 +66,9 @@ void run_bench(const BenchOptions& o) {
   Decoder decoder(model, pool);
   const KvGeometry geo{int(d.n_layer), int(d.n_head_kv), int(d.head_dim)};
   const int64_t ctx = std::max<int64_t>(o.prompt, o.gen) + 1;
+  const auto kv_type = parse_kv_type(o.kv);
+  if (!kv_type) throw Error(ErrorKind::InvalidArgument, "--kv: unknown KV type '" + o.kv + "' (f16, q8_0, q4g)");
+  auto new_kv = [&] { return SequenceKvCache(geo, ctx, SequenceKvCache::kDefaultPageTokens, *kv_type); };
   std::vector<float> logits(d.n_vocab);
   std::mt19937 rng(1234);
   std::uniform_int_distribution<int32_t> any_token(0, int32_t(d.n_vocab) - 1);
@@ -76,7 +80,7 @@ void run_bench(const BenchOptions& o) {
     std::vector<int32_t> tokens(o.prompt);
     for (int rep = -1; rep < o.reps; ++rep) {  // rep -1 warms caches and page-ins
       for (auto& t : tokens) t = any_token(rng);
-      SequenceKvCache kv(geo, ctx);
+      SequenceKvCache kv = new_kv();
       const auto t0 = Clock::now();
       decoder.forward(tokens, kv, logits);
       const double s = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -87,7 +91,7 @@ void run_bench(const BenchOptions& o) {
   if (o.gen > 0) {
     std::vector<double> tps;
     for (int rep = -1; rep < o.reps; ++rep) {
-      SequenceKvCache kv(geo, ctx);
+      SequenceKvCache kv = new_kv();
       int32_t token = any_token(rng);
       const auto t0 = Clock::now();
       for (int64_t i = 0; i < o.gen; ++i) {
@@ -110,6 +114,7 @@ void run_bench(const BenchOptions& o) {
                                    {"reps", o.reps},
                                    {"cpu", cpu},
                                    {"kernels", std::string(cpu::kernel_level_name())},
+                                   {"kv", o.kv},
                                    {"results", std::move(results)}});
     return;
   }
@@ -129,6 +134,7 @@ void add_bench(CLI::App& app) {
   sub->add_option("-n,--n-gen", o->gen, "Generated tokens (0 skips)")->capture_default_str();
   sub->add_option("-t,--threads", o->threads, "Threads (default: every core)");
   sub->add_option("-r,--reps", o->reps, "Repetitions")->capture_default_str();
+  sub->add_option("--kv", o->kv, "KV cache storage: f16, q8_0, q4g")->capture_default_str();
   sub->add_flag("--json", o->json, "Print JSON");
   sub->callback([o] { run_bench(*o); });
 }

@@ -31,6 +31,7 @@ struct GenerateOptions {
   bool has_prompt = false;
   int64_t max_tokens = 128;
   int64_t ctx = 0;
+  std::string kv = "f16";
   int threads = 0;
   SamplerParams sampling;
   bool json = false, no_bos = false, no_special = false, ignore_eos = false, verbose = false;
@@ -46,7 +47,9 @@ void run_generate(GenerateOptions o) {
 
   ThreadPool pool(resolve_threads(o.threads));
   Decoder decoder(model, pool);
-  SequenceKvCache kv({int(d.n_layer), int(d.n_head_kv), int(d.head_dim)}, ctx);
+  const auto kv_type = parse_kv_type(o.kv);
+  if (!kv_type) throw Error(ErrorKind::InvalidArgument, "--kv: unknown KV type '" + o.kv + "' (f16, q8_0, q4g)");
+  SequenceKvCache kv({int(d.n_layer), int(d.n_head_kv), int(d.head_dim)}, ctx, SequenceKvCache::kDefaultPageTokens, *kv_type);
   Sampler sampler(o.sampling);
   const auto prompt = model.tokenizer().encode(o.prompt, !o.no_bos, !o.no_special);
   if (prompt.empty()) throw Error(ErrorKind::InvalidArgument, "the prompt is empty and the model adds no BOS token");
@@ -116,6 +119,7 @@ void add_generate(CLI::App& app) {
   sub->add_option("--frequency-penalty", o->sampling.frequency_penalty, "Frequency penalty")->capture_default_str();
   sub->add_option("--presence-penalty", o->sampling.presence_penalty, "Presence penalty")->capture_default_str();
   sub->add_option("--ctx", o->ctx, "Context length (default: the model's training context)");
+  sub->add_option("--kv", o->kv, "KV cache storage: f16, q8_0, q4g")->capture_default_str();
   sub->add_option("-t,--threads", o->threads, "Threads (default: every core)");
   sub->add_flag("--json", o->json, "Print one JSON document at the end instead of streaming");
   sub->add_flag("--no-bos", o->no_bos, "Do not add BOS to the prompt");

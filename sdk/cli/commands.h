@@ -17,5 +17,6 @@ void add_tokenize(CLI::App& app);
 void add_generate(CLI::App& app);
 void add_model(CLI::App& app);  // `strata model synth`
 void add_bench(CLI::App& app);
+void add_memory(CLI::App& app);  // `strata memory`: predicted memory per context and KV type
 
 }  // namespace strata::cli

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   add_generate(app);
   add_model(app);
   add_bench(app);
+  add_memory(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <fstream>
+#include <iterator>
 
 #include "engine/gguf/gguf_file.h"
 #include "tests/gguf/malformed_gguf.h"
@@ -130,6 +132,46 @@ TEST(Cli, EveryMalformedFileExitsWithThreeAndNamesTheCause) {
       EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one line: " << r.err;
     }
   }
+}
+
+TEST(Cli, MemoryPredictsEveryContextAndKvTypeAndDrawsAChart) {
+  const auto svg = test::temp_dir("cli-memory") / "memory.svg";
+  const auto model = test::shared_path("models/mini-llama2-Q8_0.gguf").string();
+  auto r = strata_cli({"memory", "--model", model, "--ctx", "1024,2048", "--kv", "f16,q8_0,q4g", "--json", "--plot", svg.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto rows = boost::json::parse(r.out).at("rows").as_array();
+  ASSERT_EQ(rows.size(), 6u);
+  // mini-llama2: 4 layers x 4 KV heads x head size 32, K and V.
+  const double elements_per_token = 2.0 * 4 * 4 * 32;
+  for (const auto& row : rows) {
+    const std::string kv(row.at("kv").as_string());
+    const double per_element = kv == "f16" ? 2.0 : kv == "q8_0" ? 34.0 / 32 : 20.0 / 32;  // q4g: group clamped to 32
+    EXPECT_DOUBLE_EQ(row.at("kv_bytes_per_token").to_number<double>(), elements_per_token * per_element) << kv;
+    EXPECT_EQ(row.at("kv_bytes").to_number<double>(), row.at("ctx").to_number<double>() * elements_per_token * per_element);
+    EXPECT_EQ(row.at("total_bytes").to_number<int64_t>(), row.at("weights_bytes").to_number<int64_t>() +
+                                                              row.at("kv_bytes").to_number<int64_t>() +
+                                                              row.at("scratch_bytes").to_number<int64_t>());
+  }
+  std::ifstream in(svg);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("<svg"), std::string::npos);
+  EXPECT_NE(text.find("KV q4g"), std::string::npos);
+  EXPECT_NE(text.find("context (tokens)"), std::string::npos);
+  EXPECT_EQ(strata_cli({"memory", "--model", model, "--kv", "q3"}).exit_code, 2);
+}
+
+TEST(Cli, GenerateWithQuantizedKvStaysCloseToF16) {
+  const auto model = test::shared_path("models/mini-llama2-Q8_0.gguf").string();
+  std::vector<std::vector<int64_t>> outputs;
+  for (const char* kv : {"f16", "q8_0", "q4g"}) {
+    auto r = strata_cli({"generate", "--model", model, "--prompt", "The capital of France is", "-n", "4", "--temp", "0",
+                         "--json", "--kv", kv});
+    ASSERT_EQ(r.exit_code, 0) << kv << ": " << r.err;
+    outputs.push_back(int_array(boost::json::parse(r.out).at("tokens")));
+  }
+  // The first greedy token has a margin of 2.4 logits (golden file): quantized KV keeps it.
+  EXPECT_EQ(outputs[1][0], outputs[0][0]);
+  EXPECT_EQ(outputs[2][0], outputs[0][0]);
 }
 
 TEST(Cli, BenchJsonReportsBothTests) {

@@ -1,0 +1,60 @@
+// A model in memory, ready to serve: the plugins it came from, the Model (weights, tokenizer),
+// its scheduler, and its chat template family. Immutable after construction; shared by the
+// requests that use it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "daemon/config/config.h"
+
+namespace strata {
+class Model;
+class PluginRegistry;
+class Scheduler;
+class Tokenizer;
+struct SchedulerOptions;
+enum class ChatTemplateKind;
+}  // namespace strata
+
+namespace strata::daemon {
+
+class LoadedModel {
+ public:
+  // Loads the GGUF file and starts its scheduler (slow: call off the I/O thread). Throws what
+  // Model::load throws.
+  static std::shared_ptr<LoadedModel> load(const std::string& name, const ModelConfig& config,
+                                           std::shared_ptr<const PluginRegistry> plugins,
+                                           const SchedulerOptions& options);
+  ~LoadedModel();  // stops the scheduler (cancelling what runs), then frees the model
+  LoadedModel(const LoadedModel&) = delete;
+  LoadedModel& operator=(const LoadedModel&) = delete;
+
+  const std::string& name() const { return name_; }
+  const ModelConfig& config() const { return config_; }
+  const Model& model() const { return *model_; }
+  Scheduler& scheduler() const { return *scheduler_; }
+  const Tokenizer& tokenizer() const;
+  int64_t context() const { return context_; }
+  uint64_t weights_bytes() const;
+
+  // The chat family: the configured chat_template, else detected from the GGUF's
+  // tokenizer.chat_template; nullopt when neither gives one (chat_error() says why).
+  std::optional<ChatTemplateKind> chat_template() const { return chat_; }
+  const std::string& chat_error() const { return chat_error_; }
+
+ private:
+  LoadedModel() = default;
+  std::string name_;
+  ModelConfig config_;
+  std::shared_ptr<const PluginRegistry> plugins_;  // outlives model_ (the tokenizer lives in a plugin)
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<Scheduler> scheduler_;
+  int64_t context_ = 0;
+  std::optional<ChatTemplateKind> chat_;
+  std::string chat_error_;
+};
+
+}  // namespace strata::daemon

@@ -1,0 +1,62 @@
+// Sessions: conversations kept in memory between requests. A session belongs to the Unix user
+// (peer uid) whose connection created it; every lookup takes the caller's uid and treats another
+// user's session exactly like an unknown one.
+//
+// Not thread-safe: used from the daemon's I/O thread only.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace strata {
+class Sequence;
+}
+
+namespace strata::daemon {
+
+struct Session {
+  std::string id;                      // 128-bit random, 32 hex digits
+  uint32_t owner = 0;                  // uid
+  std::string model;
+  // The engine's sequence (KV cache + the tokens it holds); null after the model was unloaded:
+  // the next request re-prefills `history`.
+  std::shared_ptr<Sequence> sequence;
+  // Every token of the conversation in order: prompts and generated tokens (end-of-generation
+  // tokens excluded). The sequence holds a prefix of it.
+  std::vector<int32_t> history;
+  int64_t created = 0;                 // unix seconds
+  int64_t last_used = 0;
+  bool busy = false;                   // a request is running on it
+};
+
+class SessionStore {
+ public:
+  explicit SessionStore(size_t max_sessions) : max_(max_sessions) {}
+
+  // A new session, or nullptr when the store holds max_sessions already.
+  Session* create(uint32_t owner, const std::string& model);
+  // nullptr when unknown or owned by another uid.
+  Session* find(std::string_view id, uint32_t owner);
+  void erase(std::string_view id);
+
+  // The caller's sessions (all of them with `all`), oldest first.
+  std::vector<const Session*> list(uint32_t owner) const;
+  std::vector<const Session*> all() const;
+  size_t count_for_model(std::string_view model) const;
+
+  // The model was unloaded: sessions keep their history, their KV is dropped.
+  void drop_kv(std::string_view model);
+
+  size_t size() const { return sessions_.size(); }
+  void set_limit(size_t max_sessions) { max_ = max_sessions; }
+
+ private:
+  size_t max_;
+  std::map<std::string, std::unique_ptr<Session>, std::less<>> sessions_;
+};
+
+}  // namespace strata::daemon

@@ -1,0 +1,36 @@
+// One stream connection to the daemon (Unix socket or TCP) with timeouts on every wait.
+// The descriptor is non-blocking; waits use poll(). Errors throw CallError.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+#include "sdk/client/endpoint.h"
+
+namespace strata::libclient {
+
+class Connection {
+ public:
+  Connection() = default;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+  ~Connection() { close(); }
+
+  // Connects within timeout_ms (> 0). Throws CallError(STRATA_ERR_CONNECT) naming the endpoint.
+  void open(const Endpoint& endpoint, int timeout_ms);
+  bool is_open() const { return fd_ >= 0; }
+  // An open connection with nothing pending to read. A keep-alive connection the daemon closed
+  // (or that carries unexpected bytes) is not reusable.
+  bool reusable() const;
+  // Writes everything. timeout_ms <= 0 waits forever. Throws STRATA_ERR_IO / STRATA_ERR_TIMEOUT.
+  void send_all(std::string_view data, int timeout_ms);
+  // Reads what is available (at least one byte), or returns 0 at end of stream.
+  size_t receive(char* buffer, size_t size, int timeout_ms);
+  void close();
+
+ private:
+  void wait(short events, int timeout_ms, const char* what);
+  int fd_ = -1;
+};
+
+}  // namespace strata::libclient
