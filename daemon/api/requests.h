@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/chat/chat_template.h"
 #include "engine/sampler/sampler.h"
 
 namespace strata::daemon {
@@ -42,13 +43,8 @@ struct CompletionRequest : GenerationFields {
   std::optional<std::string> suffix;  // fill-in-the-middle
 };
 
-struct ChatMessage {
-  std::string role;     // system, user, assistant, tool
-  std::string content;
-};
-
 struct ChatRequest : GenerationFields {
-  std::vector<ChatMessage> messages;
+  std::vector<ChatMessage> messages;  // roles: system, user, assistant, tool
 };
 
 struct GenerateRequest : GenerationFields {

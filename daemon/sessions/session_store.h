@@ -28,6 +28,7 @@ struct Session {
   // Every token of the conversation in order: prompts and generated tokens (end-of-generation
   // tokens excluded). The sequence holds a prefix of it.
   std::vector<int32_t> history;
+  uint64_t kv_bytes = 0;               // KV memory of `sequence`, as of the end of the last request
   int64_t created = 0;                 // unix seconds
   int64_t last_used = 0;
   bool busy = false;                   // a request is running on it
@@ -47,6 +48,8 @@ class SessionStore {
   std::vector<const Session*> list(uint32_t owner) const;
   std::vector<const Session*> all() const;
   size_t count_for_model(std::string_view model) const;
+  // KV bytes of all sessions (or of one model's), as of the end of their last requests.
+  uint64_t kv_bytes(std::string_view model = {}) const;
 
   // The model was unloaded: sessions keep their history, their KV is dropped.
   void drop_kv(std::string_view model);

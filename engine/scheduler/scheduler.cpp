@@ -81,7 +81,8 @@ struct Scheduler::Impl {
   Impl(const Model& m, SchedulerOptions o);
 
   void main();
-  void admit(std::unique_lock<std::mutex>& lock);
+  void admit(std::vector<std::unique_ptr<Active>>& admitted);
+  void prepare(std::unique_ptr<Active> a);
   void step();
   bool run_items();
   void after_compute(Active& a);
@@ -108,6 +109,7 @@ struct Scheduler::Impl {
   std::vector<Active*> owners;                   // items[i] belongs to owners[i]
   std::vector<int64_t> sizes_before;             // KV sizes before the step, to undo a failed one
   std::vector<char> item_ok;
+  uint64_t step_count = 0;
 
   // n_running changes under mu when a request is admitted (so that submit() sees queue and
   // batch consistently), and without it when one finishes.
@@ -233,7 +235,7 @@ std::shared_ptr<RequestHandle> Scheduler::submit(GenerationRequest request, OnTo
 }
 
 void Scheduler::Impl::main() {
-  std::vector<std::unique_ptr<Active>> cancelled;
+  std::vector<std::unique_ptr<Active>> cancelled, admitted;
   for (;;) {
     {
       std::unique_lock lock(mu);
@@ -248,11 +250,22 @@ void Scheduler::Impl::main() {
           ++it;
         }
       }
-      admit(lock);
+      admit(admitted);
     }
     for (auto& a : cancelled) finish(*a, FinishReason::Stopped);
     cancelled.clear();
-    step();
+    for (auto& a : admitted) prepare(std::move(a));
+    admitted.clear();
+    try {
+      step();
+    } catch (...) {
+      // Not a request's own failure (those are handled inside): end the whole batch rather than
+      // the process, and go on with the queue.
+      const std::string what = what_of(std::current_exception());
+      for (auto& a : running) finish(*a, FinishReason::Stopped, "scheduler step failed: " + what);
+      running.clear();
+      update_kv_bytes();
+    }
   }
 
   // Shutting down: everything still here ends as Stopped. New submissions are refused, so the
@@ -270,38 +283,51 @@ void Scheduler::Impl::main() {
   update_kv_bytes();
 }
 
-void Scheduler::Impl::admit(std::unique_lock<std::mutex>&) {
-  while (!queue.empty() && static_cast<int64_t>(running.size()) < opt.max_sequences) {
-    std::unique_ptr<Active> a = std::move(queue.front());
+// Moves queued requests into the batch (under mu; `admitted` gets them); prepare() readies them
+// after the lock is released.
+void Scheduler::Impl::admit(std::vector<std::unique_ptr<Active>>& admitted) {
+  while (!queue.empty() && static_cast<int64_t>(running.size() + admitted.size()) < opt.max_sequences) {
+    admitted.push_back(std::move(queue.front()));
     queue.pop_front();
+    admitted.back()->admitted = true;
     n_running.fetch_add(1, std::memory_order_relaxed);
-    a->admitted = true;
+  }
+  n_queued.store(static_cast<int64_t>(queue.size()), std::memory_order_relaxed);
+}
+
+void Scheduler::Impl::prepare(std::unique_ptr<Active> a) {
+  try {
+    a->logits.resize(decoder.n_vocab());
+    running.reserve(static_cast<size_t>(opt.max_sequences));
     Sequence& s = *a->seq;
-    s.pending_.clear();  // now in feed
+    s.pending_.clear();  // now at the head of feed
     if (a->feed.empty()) {
       // Nothing new to compute, yet sampling needs the logits of the last token: compute it
       // again. (Only after a request that failed, or for a restored sequence without pending.)
-      s.kv_->truncate(s.kv_->size() - 1);
       a->feed.push_back(s.tokens_.back());
       s.tokens_.pop_back();
+      s.kv_->truncate(s.kv_->size() - 1);
     }
-    a->logits.resize(decoder.n_vocab());
     running.push_back(std::move(a));
+  } catch (...) {
+    finish(*a, FinishReason::Stopped, what_of(std::current_exception()));
   }
-  n_queued.store(static_cast<int64_t>(queue.size()), std::memory_order_relaxed);
 }
 
 void Scheduler::Impl::step() {
   for (auto& a : running)
     if (!a->done && a->handle->cancelled()) finish(*a, FinishReason::Stopped);
 
-  // Decoding sequences first (one token each), then prompt chunks in admission order.
+  // Decoding sequences first (one token each; when the token budget cannot take them all, the
+  // first one taken rotates from step to step), then prompt chunks in admission order.
   items.clear();
   owners.clear();
   int64_t budget = opt.max_batch_tokens;
+  const size_t count = running.size();
+  const size_t first = count > 0 ? (step_count++ % count) : 0;
   for (int pass = 0; pass < 2; ++pass)
-    for (auto& up : running) {
-      Active& a = *up;
+    for (size_t j = 0; j < count; ++j) {
+      Active& a = *running[pass == 0 ? (first + j) % count : j];
       if (a.done || a.decoding != (pass == 0) || budget == 0) continue;
       const int64_t left = static_cast<int64_t>(a.feed.size() - a.fed);
       const int64_t n = std::min({left, opt.prefill_chunk, budget});

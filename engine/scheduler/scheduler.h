@@ -4,7 +4,13 @@
 //
 // Thread model: submit(), cancel() and stats() may be called from any thread. The scheduler
 // runs decoder steps on its own thread; token and completion callbacks run on that thread and
-// must be quick (queue the bytes, never block on a socket).
+// must be quick (queue the bytes, never block on a socket). A callback may submit() (e.g. continue
+// its sequence from on_done) but must not destroy the Scheduler.
+//
+// A step: queued requests are admitted while fewer than max_sequences run; every running request
+// contributes its sampled token (decoding) or its next prompt chunk (at most prefill_chunk
+// tokens; at most max_batch_tokens in all, decoding requests first), and all of them go through
+// one batched Decoder::forward. Requests whose input is then computed sample their next token.
 #pragma once
 
 #include <atomic>
@@ -33,7 +39,8 @@ class Model;
 // unfinished conversation may never need. A request that was stopped (cancelled, or the
 // scheduler shut down) before its prompt was computed leaves the rest of its prompt there. So
 // continuing a sequence gives the same tokens as one uninterrupted generation. A failed request
-// drops what it had not computed.
+// drops what it had not computed. The tokens of a stop string stay in the sequence (as in
+// llama.cpp); only their text is withheld from the client.
 class Sequence {
  public:
   Sequence(std::unique_ptr<KvCache> kv) : kv_(std::move(kv)) {}
@@ -57,12 +64,13 @@ class Sequence {
   std::atomic<bool> busy_{false};
 };
 
+// The constructor throws Error(InvalidArgument) for values outside the ranges given.
 struct SchedulerOptions {
   int threads = 0;                 // decoder threads; 0 = every core
-  int max_sequences = 8;           // sequences decoded together at most; more requests wait in the queue
-  int64_t max_queue = 64;          // requests waiting at most; submit() beyond it throws Error(OutOfMemory)
-  int64_t prefill_chunk = 256;     // prompt tokens of one sequence per step at most
-  int64_t max_batch_tokens = 512;  // tokens of all sequences per step at most
+  int max_sequences = 8;           // >= 1; sequences decoded together at most; more requests wait in the queue
+  int64_t max_queue = 64;          // >= 0; requests waiting at most; submit() beyond it throws Error(OutOfMemory)
+  int64_t prefill_chunk = 256;     // >= 1; prompt tokens of one sequence per step at most
+  int64_t max_batch_tokens = 512;  // 1 .. Decoder::kMaxBatch; tokens of all sequences per step at most
   int64_t context = 0;             // context length of new sequences; 0 = the model's training context
 };
 
@@ -71,18 +79,31 @@ struct GenerationRequest {
   SamplerParams sampling;
   GenerationOptions options;          // max_tokens, stop at end of generation
   std::vector<std::string> stop;      // stop strings: generation ends before the first occurrence
+                                      // (matched on bytes; empty strings are ignored)
   std::shared_ptr<Sequence> sequence; // continue this sequence; null = a fresh one
 };
 
+// One event per generated token, in order, plus at most one last event with token -1 carrying
+// text released at the end (text held back because it could have begun a stop string, or the
+// bytes of an unfinished character as U+FFFD). The events' texts add up to result.text. Text
+// that could be the start of a stop string is held back until it is known not to be; a stop
+// string and what follows it are never sent.
 struct TokenEvent {
   int32_t token;
   std::string text;  // whole UTF-8 characters that became complete (may be empty)
 };
 
+// result.finish: Length (max_tokens), EndOfGeneration ("stop": EOS/EOT sampled, or a stop string
+// completed; the text ends before it), ContextFull (the sampled token did not fit the context),
+// Stopped (cancel(), on_token returned false, the scheduler shut down, or the request failed).
+// result.tokens: every generated token (those of a stop string included; EOS/EOT excluded).
+// result.prompt_tokens: the size of request.prompt. result.prefill_seconds runs from the first
+// step the request took part in to its prompt's last chunk.
 struct GenerationOutcome {
   GenerationResult result;            // tokens, text, finish reason, timings
   std::shared_ptr<Sequence> sequence; // the sequence after the request (holds prompt + output)
-  std::string error;                  // non-empty when the request failed (e.g. context full at submit)
+  std::string error;                  // non-empty when the request failed: a decoder error in one of
+                                      // its steps, or an exception thrown by its on_token (finish Stopped)
 };
 
 struct SchedulerStats {
@@ -114,8 +135,12 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   // Queues a request. Throws Error(InvalidArgument) for bad sampling parameters, an empty
-  // prompt on a fresh sequence, or a busy sequence; Error(OutOfMemory) when the queue is full or
-  // the prompt cannot fit the sequence's context.
+  // prompt on a fresh sequence, a prompt token outside the vocabulary, max_tokens < 0, a
+  // sequence of another model's shape, or a busy sequence; Error(OutOfMemory) when the queue is
+  // full (max_sequences running and max_queue waiting) or the sequence's tokens, pending tokens
+  // and prompt do not fit its context; Error(Unsupported) while the scheduler shuts down. An
+  // empty prompt on a sequence that holds tokens continues generating from where it stopped.
+  // max_tokens == 0 computes the prompt only (e.g. to warm a session's cache).
   std::shared_ptr<RequestHandle> submit(GenerationRequest request, OnToken on_token, OnDone on_done);
 
   // A new, empty sequence with this scheduler's context length.

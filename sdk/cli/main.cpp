@@ -29,7 +29,7 @@ int exit_code_for(const strata::Error& e) {
 int main(int argc, char** argv) {
   using namespace strata::cli;
   CLI::App app{"strata: run language models locally.\n"
-               "Exit codes: 0 success, 2 usage error, 3 unusable model file, 1 anything else.",
+               "Exit codes: 0 success, 2 usage error, 3 unusable model file, 4 daemon not reachable, 1 anything else.",
                "strata"};
   app.set_version_flag("--version", strata::version_string());
   app.require_subcommand(1);
@@ -39,6 +39,12 @@ int main(int argc, char** argv) {
   add_model(app);
   add_bench(app);
   add_memory(app);
+  add_eval_kv(app);
+  add_run(app);
+  add_chat(app);
+  add_sessions(app);
+  add_status(app);
+  add_models(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -12,6 +12,7 @@
 #include "sdk/client/connection.h"
 #include "sdk/client/endpoint.h"
 #include "sdk/client/http_parser.h"
+#include "strata/strata.h"
 
 namespace strata::libclient {
 

@@ -174,6 +174,31 @@ TEST(Cli, GenerateWithQuantizedKvStaysCloseToF16) {
   EXPECT_EQ(outputs[2][0], outputs[0][0]);
 }
 
+TEST(Cli, EvalKvReportsDivergenceAndAgreementPerType) {
+  const auto text = test::temp_dir("cli-evalkv") / "text.txt";
+  {
+    std::ofstream out(text);
+    for (int i = 0; i < 8; ++i) out << "The quick brown fox jumps over the lazy dog while the cat sleeps in the sun. ";
+  }
+  auto r = strata_cli({"eval-kv", "--model", test::shared_path("models/mini-llama2-Q8_0.gguf").string(), "--text",
+                       text.string(), "--ctx", "96", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto results = boost::json::parse(r.out).at("results").as_array();
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].at("kv").as_string(), "q8_0");
+  EXPECT_EQ(results[1].at("kv").as_string(), "q4g");
+  for (const auto& x : results) {
+    const double kl = x.at("mean_kl").to_number<double>(), agree = x.at("greedy_agreement").to_number<double>();
+    EXPECT_GE(kl, 0.0);
+    EXPECT_LT(kl, 0.5);
+    EXPECT_GE(agree, 0.8);
+    EXPECT_LE(agree, 1.0);
+    EXPECT_EQ(x.at("positions").to_number<int64_t>(), 95);
+  }
+  // 8-bit storage loses less than 4-bit storage.
+  EXPECT_LT(results[0].at("mean_kl").to_number<double>(), results[1].at("mean_kl").to_number<double>());
+}
+
 TEST(Cli, BenchJsonReportsBothTests) {
   auto r = strata_cli({"bench", "--model", tiny(), "-p", "16", "-n", "4", "--reps", "2", "--json", "--threads", "1"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

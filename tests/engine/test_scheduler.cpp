@@ -142,27 +142,32 @@ class SchedulerTest : public ::testing::Test {
   static void SetUpTestSuite() {
     registry_ = new PluginRegistry(PluginRegistry::load_default());
     model_ = Model::load(test::shared_path("models/llama-2-tiny-random.gguf"), *registry_).release();
+    // 4 layers, grouped-query attention, Q8_0 weights: batched matmuls round activations per row.
+    mini_ = Model::load(test::shared_path("models/mini-llama2-Q8_0.gguf"), *registry_).release();
   }
   static void TearDownTestSuite() {
+    delete mini_;
     delete model_;
     delete registry_;
   }
 
-  static KvGeometry geo() {
-    const auto& d = model_->desc();
+  static KvGeometry geo(const Model* m = model_) {
+    const auto& d = m->desc();
     return {int(d.n_layer), int(d.n_head_kv), int(d.head_dim)};
   }
   static std::vector<int32_t> encode(const std::string& text) { return model_->tokenizer().encode(text, true, false); }
 
   // The single-sequence reference: generate() on a fresh cache, or on `kv` when given.
   static GenerationResult reference(const std::vector<int32_t>& prompt, int64_t max_tokens,
-                                    SamplerParams params = greedy(), KvCache* kv = nullptr) {
+                                    SamplerParams params = greedy(), KvCache* kv = nullptr, const Model* m = model_) {
     ThreadPool pool(1);
-    Decoder decoder(*model_, pool);
-    SequenceKvCache fresh(geo(), 4096);
+    Decoder decoder(*m, pool);
+    SequenceKvCache fresh(geo(m), 4096);
     Sampler sampler(params);
-    return generate(decoder, kv ? *kv : fresh, sampler, model_->tokenizer(), prompt, opts(max_tokens));
+    return generate(decoder, kv ? *kv : fresh, sampler, m->tokenizer(), prompt, opts(max_tokens));
   }
+
+  static void check_concurrent_equals_alone(const Model* m, int64_t n_tokens);
 
   static SchedulerOptions small_options() {
     SchedulerOptions o;
@@ -183,29 +188,30 @@ class SchedulerTest : public ::testing::Test {
 
   static PluginRegistry* registry_;
   static Model* model_;
+  static Model* mini_;
 };
 PluginRegistry* SchedulerTest::registry_ = nullptr;
 Model* SchedulerTest::model_ = nullptr;
+Model* SchedulerTest::mini_ = nullptr;
 
-TEST_F(SchedulerTest, ConcurrentRequestsEqualGenerateAlone) {
+void SchedulerTest::check_concurrent_equals_alone(const Model* m, int64_t kTokens) {
   const std::vector<std::string> texts = {
       "The quick brown fox jumps over the lazy dog, and then it runs into the forest to find",
       "Once upon a time",
       "In 1492, Columbus sailed the ocean blue. The ships were called the Nina, the Pinta and",
       "def fibonacci(n):\n    if n < 2:\n        return n\n",
       "Hello"};
-  const int64_t kTokens = 24;
   std::vector<std::vector<int32_t>> prompts;
   std::vector<GenerationResult> refs;
   for (size_t i = 0; i < texts.size(); ++i) {
-    prompts.push_back(encode(texts[i]));
+    prompts.push_back(m->tokenizer().encode(texts[i], true, false));
     // The last request samples (its own seeded Sampler): batching must not disturb it either.
-    refs.push_back(reference(prompts[i], kTokens, i + 1 == texts.size() ? sampled(7) : greedy()));
+    refs.push_back(reference(prompts[i], kTokens, i + 1 == texts.size() ? sampled(7) : greedy(), nullptr, m));
   }
 
   SchedulerOptions o = small_options();
   o.max_sequences = 3;  // the others wait in the queue
-  Scheduler sched(*model_, o);
+  Scheduler sched(*m, o);
   std::vector<Recorder> rec(texts.size());
   // Two start together; the rest join while those are decoding.
   for (size_t i = 0; i < texts.size(); ++i) {
@@ -233,6 +239,29 @@ TEST_F(SchedulerTest, ConcurrentRequestsEqualGenerateAlone) {
     EXPECT_EQ(out.sequence->pending(), std::vector<int32_t>{refs[i].tokens.back()});
     EXPECT_EQ(out.sequence->kv().size(), int64_t(want.size()));
     EXPECT_FALSE(out.sequence->busy());
+  }
+}
+
+TEST_F(SchedulerTest, ConcurrentRequestsEqualGenerateAlone) { check_concurrent_equals_alone(model_, 24); }
+TEST_F(SchedulerTest, ConcurrentRequestsEqualGenerateAloneMultiLayerGqa) { check_concurrent_equals_alone(mini_, 12); }
+
+TEST_F(SchedulerTest, ATinyTokenBudgetStillServesEveryRequest) {
+  // Two tokens per step for four sequences: who decodes rotates, nobody starves.
+  SchedulerOptions o = small_options();
+  o.max_sequences = 4;
+  o.max_batch_tokens = 2;
+  o.prefill_chunk = 3;
+  Scheduler sched(*model_, o);
+  std::vector<Recorder> rec(4);
+  std::vector<GenerationResult> refs;
+  for (int i = 0; i < 4; ++i) {
+    const auto p = encode("Budget " + std::to_string(i * 7919));
+    refs.push_back(reference(p, 10));
+    sched.submit(request(p, 10), rec[i].on_token(), rec[i].on_done());
+  }
+  for (int i = 0; i < 4; ++i) {
+    rec[i].wait_done();
+    EXPECT_EQ(rec[i].outcome.result.tokens, refs[i].tokens) << i;
   }
 }
 

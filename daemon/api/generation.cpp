@@ -1,0 +1,318 @@
+#include "daemon/api/generation.h"
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <random>
+
+#include "daemon/api/api_error.h"
+#include "daemon/api/output_format.h"
+#include "daemon/log/logger.h"
+#include "daemon/metrics/metrics.h"
+#include "daemon/models/model_registry.h"
+#include "daemon/sessions/random_id.h"
+#include "daemon/sessions/session_store.h"
+#include "engine/chat/chat_template.h"
+#include "engine/chat/fim.h"
+#include "engine/core/error.h"
+#include "engine/scheduler/scheduler.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace strata::daemon {
+namespace {
+
+std::string_view openai_finish(FinishReason f) {
+  return f == FinishReason::Length || f == FinishReason::ContextFull ? "length" : "stop";
+}
+
+ApiError engine_error(const Error& e) {
+  switch (e.kind()) {
+    case ErrorKind::InvalidArgument: return bad_request("invalid_request", e.what());
+    case ErrorKind::Unsupported: return bad_request("unsupported", e.what());
+    case ErrorKind::OutOfMemory: return rate_limited("queue_full", e.what());
+    default: return server_error("engine_error", e.what());
+  }
+}
+
+uint64_t random_seed() {
+  std::random_device rd;
+  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+}
+
+class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
+ public:
+  GenerationJob(ApiState& st, GenerationPlan plan, std::shared_ptr<Exchange> ex)
+      : st_(st), plan_(std::move(plan)), ex_(std::move(ex)) {
+    ids_.created = static_cast<int64_t>(std::time(nullptr));
+    ids_.model = plan_.fields.model;
+    if (plan_.kind == OutputKind::Completion) ids_.id = "cmpl-" + random_hex(12);
+    if (plan_.kind == OutputKind::Chat) ids_.id = "chatcmpl-" + random_hex(12);
+  }
+
+  void start() {
+    std::weak_ptr<GenerationJob> weak = shared_from_this();
+    ex_->on_client_gone([weak] {
+      if (auto self = weak.lock()) self->cancel();
+    });
+    cancel_key_ = st_.generations.add([weak] {
+      if (auto self = weak.lock()) self->cancel();
+    });
+    st_.ctx.models.acquire(plan_.fields.model,
+                           [self = shared_from_this()](AcquireResult r) { self->on_model(std::move(r)); });
+  }
+
+ private:
+  void cancel() {
+    cancelled_.store(true, std::memory_order_relaxed);
+    if (handle_) handle_->cancel();
+  }
+
+  void on_model(AcquireResult r) {
+    using F = AcquireResult::Failure;
+    switch (r.failure) {
+      case F::None: break;
+      case F::UnknownModel: return fail(unknown_model(st_, plan_.fields.model));
+      case F::LoadFailed: return fail(server_error("model_load_failed", r.message));
+      case F::OverBudget: return fail(rate_limited("memory_budget", r.message));
+      case F::ShuttingDown: return fail(ApiError(503, "server_error", "shutting_down", r.message));
+    }
+    if (cancelled_.load()) return cleanup();
+    lease_ = std::move(r.lease);
+    try {
+      submit();
+    } catch (const ApiError& e) {
+      fail(e);
+    } catch (const Error& e) {
+      fail(engine_error(e));
+    } catch (const std::exception& e) {
+      fail(server_error("internal", e.what()));
+    }
+  }
+
+  std::vector<int32_t> checked_tokens(const LoadedModel& m) const {
+    const int32_t n = m.tokenizer().n_vocab();
+    for (int32_t t : plan_.prompt.tokens)
+      if (t < 0 || t >= n)
+        throw bad_request("invalid_token", "token id " + std::to_string(t) + " is outside the vocabulary of model '" +
+                                               m.name() + "' (" + std::to_string(n) + " tokens)");
+    return plan_.prompt.tokens;
+  }
+
+  std::vector<int32_t> prompt_tokens(const LoadedModel& m) const {
+    const Tokenizer& tok = m.tokenizer();
+    switch (plan_.kind) {
+      case OutputKind::Completion:
+        if (plan_.suffix) {
+          try {
+            return build_fim_prompt(tok, plan_.prompt.text, *plan_.suffix, "model '" + m.name() + "'");
+          } catch (const Error& e) {
+            throw bad_request("fim_unsupported", e.what());
+          }
+        }
+        return plan_.prompt.is_tokens ? checked_tokens(m) : tok.encode(plan_.prompt.text, true, true);
+      case OutputKind::Chat: {
+        if (!m.chat_template()) throw bad_request("unsupported_chat_template", m.chat_error());
+        std::string text;
+        try {
+          text = format_chat(*m.chat_template(), plan_.messages, true);
+        } catch (const Error& e) {
+          throw bad_request("invalid_messages", e.what());
+        }
+        return tok.encode(text, true, true);
+      }
+      case OutputKind::Native:
+        // A new session starts with BOS; a continued one appends plain text.
+        return plan_.prompt.is_tokens ? checked_tokens(m) : tok.encode(plan_.prompt.text, plan_.session.empty(), true);
+    }
+    return {};
+  }
+
+  Session* attach_session() {
+    SessionStore& store = st_.ctx.sessions;
+    if (plan_.session.empty()) {
+      Session* s = store.create(plan_.peer.uid, plan_.fields.model);
+      if (!s) throw rate_limited("too_many_sessions", "the daemon holds the most sessions it may; delete some");
+      new_session_ = true;
+      session_id_ = s->id;
+      return s;
+    }
+    Session* s = is_session_id(plan_.session) ? store.find(plan_.session, plan_.peer.uid) : nullptr;
+    if (!s) throw not_found("session_not_found", "no session '" + plan_.session.substr(0, 64) + "'");
+    if (s->model != plan_.fields.model)
+      throw bad_request("session_model_mismatch",
+                        "session " + s->id + " belongs to model '" + s->model + "', not '" + plan_.fields.model + "'");
+    if (s->busy) throw ApiError(409, "invalid_request_error", "session_busy", "session " + s->id + " is busy with another request");
+    session_id_ = s->id;
+    return s;
+  }
+
+  void submit() {
+    const LoadedModel& m = lease_->model();
+    std::vector<int32_t> tokens = prompt_tokens(m);
+    prompt_count_ = static_cast<int64_t>(tokens.size());
+
+    GenerationRequest req;
+    req.sampling = plan_.fields.sampling;
+    if (!plan_.fields.seed_given) req.sampling.seed = random_seed();
+    req.options.max_tokens = plan_.fields.max_tokens;
+    req.stop = plan_.fields.stop;
+
+    Session* session = plan_.kind == OutputKind::Native ? attach_session() : nullptr;
+    try {
+      int64_t held = 0;  // tokens already in the sequence's context
+      if (session && session->sequence) {
+        req.sequence = session->sequence;
+        held = static_cast<int64_t>(session->sequence->tokens().size() + session->sequence->pending().size());
+        req.prompt = std::move(tokens);
+      } else if (session) {
+        // No KV (new session, or its model was unloaded since): prefill the whole history.
+        req.prompt = session->history;
+        req.prompt.insert(req.prompt.end(), tokens.begin(), tokens.end());
+        fallback_history_ = req.prompt;
+      } else {
+        req.prompt = std::move(tokens);
+      }
+      if (!req.sequence && req.prompt.empty())
+        throw bad_request("empty_prompt", "the prompt is empty and model '" + m.name() + "' adds no BOS token");
+      const int64_t needed = held + static_cast<int64_t>(req.prompt.size());
+      if (needed > m.context())
+        throw bad_request("context_length_exceeded", "the context needs " + std::to_string(needed) +
+                                                         " tokens but model '" + m.name() + "' has a context of " +
+                                                         std::to_string(m.context()));
+      if (const uint64_t budget = st_.ctx.models.memory_budget()) {
+        const uint64_t used = st_.ctx.models.memory_in_use() + st_.ctx.sessions.kv_bytes();
+        if (used > budget)
+          throw rate_limited("memory_budget", "models and sessions use " + std::to_string(used) +
+                                                  " bytes, more than the memory budget of " + std::to_string(budget) +
+                                                  "; delete sessions or retry later");
+      }
+      if (!session) fallback_history_.clear();
+
+      const bool stream = plan_.fields.stream;
+      auto self = shared_from_this();
+      auto on_token = [self, stream](const TokenEvent& ev) {
+        if (stream) self->st_.ctx.post([self, ev] { self->on_token(ev); });
+        return !self->cancelled_.load(std::memory_order_relaxed);
+      };
+      auto on_done = [self](const GenerationOutcome& out) { self->st_.ctx.post([self, out] { self->on_done(out); }); };
+      handle_ = m.scheduler().submit(std::move(req), std::move(on_token), std::move(on_done));
+    } catch (...) {
+      if (new_session_) st_.ctx.sessions.erase(session_id_);
+      throw;
+    }
+    if (session) session->busy = true;
+    if (cancelled_.load()) handle_->cancel();
+    if (plan_.fields.stream) {
+      streaming_ = true;
+      ex_->start_events();
+      if (plan_.kind == OutputKind::Chat) ex_->send_event(chat_first_chunk(ids_));
+    }
+  }
+
+  void on_token(const TokenEvent& ev) {
+    if (finished_ || !streaming_) return;
+    switch (plan_.kind) {
+      case OutputKind::Completion:
+        if (!ev.text.empty()) ex_->send_event(completion_chunk(ids_, ev.text));
+        break;
+      case OutputKind::Chat:
+        if (!ev.text.empty()) ex_->send_event(chat_chunk(ids_, ev.text));
+        break;
+      case OutputKind::Native:
+        ex_->send_event(native_token_event(ev.token, ev.text));
+        break;
+    }
+  }
+
+  void update_session(const GenerationOutcome& out) {
+    Session* s = st_.ctx.sessions.find(session_id_, plan_.peer.uid);
+    if (!s) return;
+    s->busy = false;
+    s->last_used = static_cast<int64_t>(std::time(nullptr));
+    if (out.sequence) {
+      // The sequence's text is tokens() followed by pending() (see engine/scheduler).
+      s->sequence = out.sequence;
+      s->history = out.sequence->tokens();
+      s->history.insert(s->history.end(), out.sequence->pending().begin(), out.sequence->pending().end());
+      s->kv_bytes = out.sequence->kv().allocated_bytes();
+    } else {
+      s->sequence.reset();
+      s->kv_bytes = 0;
+      if (!fallback_history_.empty()) s->history = fallback_history_;
+      s->history.insert(s->history.end(), out.result.tokens.begin(), out.result.tokens.end());
+    }
+  }
+
+  void on_done(const GenerationOutcome& out) {
+    if (plan_.kind == OutputKind::Native) update_session(out);
+    const GenerationResult& r = out.result;
+    st_.ctx.metrics.add_generated_tokens(static_cast<int64_t>(r.tokens.size()));
+    st_.ctx.metrics.add_prompt_tokens(prompt_count_);
+    if (!out.error.empty()) return fail(server_error("generation_failed", out.error));
+
+    const Usage usage{prompt_count_, static_cast<int64_t>(r.tokens.size())};
+    const std::string_view finish = openai_finish(r.finish);
+    if (streaming_) {
+      switch (plan_.kind) {
+        case OutputKind::Completion: ex_->send_event(completion_last_chunk(ids_, finish, usage)); break;
+        case OutputKind::Chat: ex_->send_event(chat_last_chunk(ids_, finish, usage)); break;
+        case OutputKind::Native:
+          ex_->send_event(native_body(session_id_, plan_.fields.model, r.text, r.tokens, finish_reason_name(r.finish), usage));
+          break;
+      }
+      ex_->send_event("[DONE]");
+      ex_->end_events();
+    } else {
+      switch (plan_.kind) {
+        case OutputKind::Completion: respond_json(*ex_, 200, completion_body(ids_, r.text, finish, usage)); break;
+        case OutputKind::Chat: respond_json(*ex_, 200, chat_body(ids_, r.text, finish, usage)); break;
+        case OutputKind::Native:
+          respond_json(*ex_, 200,
+                       native_body(session_id_, plan_.fields.model, r.text, r.tokens, finish_reason_name(r.finish), usage));
+          break;
+      }
+    }
+    cleanup();
+  }
+
+  void fail(const ApiError& e) {
+    if (streaming_) {
+      // The status line is gone already: the error travels as the last event.
+      ex_->send_event(e.body());
+      ex_->end_events();
+    } else {
+      respond_error(*ex_, e);
+    }
+    cleanup();
+  }
+
+  void cleanup() {
+    finished_ = true;
+    lease_.reset();
+    handle_.reset();
+    st_.generations.remove(cancel_key_);
+  }
+
+  ApiState& st_;
+  GenerationPlan plan_;
+  std::shared_ptr<Exchange> ex_;
+  std::shared_ptr<ModelLease> lease_;
+  std::shared_ptr<RequestHandle> handle_;
+  std::atomic<bool> cancelled_{false};
+  uint64_t cancel_key_ = 0;
+  ResponseIds ids_;
+  std::string session_id_;
+  bool new_session_ = false;
+  int64_t prompt_count_ = 0;
+  std::vector<int32_t> fallback_history_;  // session history + prompt, when the session had no sequence
+  bool streaming_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace
+
+void start_generation(ApiState& st, GenerationPlan plan, std::shared_ptr<Exchange> ex) {
+  std::make_shared<GenerationJob>(st, std::move(plan), std::move(ex))->start();
+}
+
+}  // namespace strata::daemon
