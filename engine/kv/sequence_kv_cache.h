@@ -1,12 +1,14 @@
-// KV cache of one sequence, stored in fixed-size pages allocated as the sequence grows: a short
-// conversation in a long configured context costs only the pages it fills. Rows are stored in
-// a KvFormat (f16, q8_0 or q4g), converted when written.
+// The KV cache of one sequence: a page table over pages of a KvPagePool, filled as the sequence
+// grows, so a short conversation in a long configured context costs only the pages it fills.
+// Sequences forked from one another share their common pages; a shared page is copied before it
+// is written (copy-on-write), and returns to the pool when its last holder ends.
 #pragma once
 
 #include <memory>
 #include <vector>
 
 #include "engine/kv/kv_cache.h"
+#include "engine/kv/kv_page_pool.h"
 
 namespace strata {
 
@@ -14,15 +16,21 @@ class SequenceKvCache final : public KvCache {
  public:
   static constexpr int64_t kDefaultPageTokens = 256;
 
-  // Throws Error(InvalidArgument) when `type` cannot store this geometry's rows.
+  // A sequence drawing pages from a shared pool.
+  SequenceKvCache(std::shared_ptr<KvPagePool> pool, int64_t capacity);
+  // A sequence with a private pool (offline tools, tests). Throws Error(InvalidArgument) when
+  // `type` cannot store this geometry's rows.
   SequenceKvCache(KvGeometry geometry, int64_t capacity, int64_t page_tokens = kDefaultPageTokens,
                   KvType type = KvType::F16, int q4g_group = 64);
+
+  // A new sequence holding the first n_tokens (<= size()) of this one, sharing their pages.
+  std::unique_ptr<SequenceKvCache> fork(int64_t n_tokens) const;
 
   // Bytes one page occupies (all layers, K and V).
   static uint64_t page_bytes(const KvGeometry& g, const KvFormat& f, int64_t page_tokens);
 
-  const KvGeometry& geometry() const override { return geo_; }
-  const KvFormat& format() const override { return format_; }
+  const KvGeometry& geometry() const override { return pool_->geometry(); }
+  const KvFormat& format() const override { return pool_->format(); }
   int64_t size() const override { return size_; }
   int64_t capacity() const override { return capacity_; }
   void reserve(int64_t n) override;
@@ -30,25 +38,22 @@ class SequenceKvCache final : public KvCache {
   void commit(int64_t new_size) override;
   void truncate(int64_t new_size) override;
   void spans(int layer, int64_t n_tokens, std::vector<KvSpan>& out) const override;
+  // Bytes of the pages this sequence references (a page shared with another sequence is
+  // counted by both; KvPagePool::bytes_in_use counts it once).
   uint64_t allocated_bytes() const override;
 
-  int64_t page_tokens() const { return page_tokens_; }
+  int64_t page_tokens() const { return pool_->page_tokens(); }
+  const KvPagePool& pool() const { return *pool_; }
+  // Pages this sequence shares with another one.
+  int64_t shared_pages() const;
 
  private:
-  // One page: for each layer, K then V, each [n_head_kv][page_tokens] rows of row_bytes_.
-  struct Page {
-    std::unique_ptr<uint8_t[]> data;
-  };
-  uint8_t* slot(int64_t page, int layer, bool value, int head, int64_t token_in_page) const;
+  uint8_t* row(int64_t pos, int layer, bool value, int head) const;
 
-  KvGeometry geo_;
-  KvFormat format_;
-  uint64_t row_bytes_;
+  std::shared_ptr<KvPagePool> pool_;
   int64_t capacity_;
-  int64_t page_tokens_;
   int64_t size_ = 0;
-  uint64_t half_bytes_;  // bytes of K (or V) of one layer in one page
-  std::vector<Page> pages_;
+  std::vector<KvPageRef> pages_;  // the page table: page i holds positions [i*P, (i+1)*P)
 };
 
 }  // namespace strata

@@ -238,3 +238,116 @@ TEST_F(KvMemory, EstimateAgreesWithAllocationCountersWithinFivePercent) {
 
 }  // namespace
 }  // namespace strata
+
+namespace strata {
+namespace {
+
+std::vector<float> rows_of(std::mt19937& rng, int n_tokens, int width) {
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> v(size_t(n_tokens) * width);
+  for (auto& x : v) x = nd(rng);
+  return v;
+}
+
+// Attention of one query over everything a cache holds (layer 0).
+std::vector<float> attend_all(const KvCache& kv, const std::vector<float>& q, int heads) {
+  const auto& g = kv.geometry();
+  std::vector<KvSpan> spans;
+  kv.spans(0, kv.size(), spans);
+  std::vector<float> out(size_t(heads) * g.head_dim);
+  ThreadPool pool(1);
+  attention({heads, g.n_head_kv, g.head_dim, 0.125f}, q.data(), 1, kv.size() - 1, spans, out.data(), pool);
+  return out;
+}
+
+TEST(KvPages, PagesFromAShuffledPoolGiveTheSameAttentionAsContiguousMemory) {
+  const KvGeometry g{1, 2, 64};
+  auto pool = KvPagePool::create(g, KvType::F16, 8);
+  // Churn the pool so that pages come back in a scrambled order.
+  std::mt19937 rng(11);
+  {
+    std::vector<KvPageRef> held;
+    for (int i = 0; i < 12; ++i) held.push_back(pool->allocate());
+    std::shuffle(held.begin(), held.end(), rng);
+    held.resize(5);
+  }
+  SequenceKvCache paged(pool, 1000), contiguous(g, 1000, 1000);
+  const int n = 90;
+  auto k = rows_of(rng, n, 2 * 64), v = rows_of(rng, n, 2 * 64);
+  for (KvCache* kv : {static_cast<KvCache*>(&paged), static_cast<KvCache*>(&contiguous)}) {
+    kv->reserve(n);
+    kv->write(0, 0, n, k.data(), v.data());
+    kv->commit(n);
+  }
+  std::vector<KvSpan> spans;
+  paged.spans(0, n, spans);
+  bool out_of_order = false;
+  for (size_t i = 1; i < spans.size(); ++i) out_of_order |= spans[i].k < spans[i - 1].k;
+  EXPECT_TRUE(out_of_order) << "the test needs pages that are not in address order";
+  auto q = rows_of(rng, 1, 4 * 64);
+  const auto a = attend_all(paged, q, 4), b = attend_all(contiguous, q, 4);
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-6f);
+}
+
+TEST(KvPages, ForkedSequencesShareTheirPrefixAndDivergeCopyOnWrite) {
+  const KvGeometry g{1, 1, 64};
+  auto pool = KvPagePool::create(g, KvType::F16, 8);
+  std::mt19937 rng(12);
+  auto parent = std::make_unique<SequenceKvCache>(pool, 100);
+  const int prefix = 20;  // two full pages and half of a third
+  auto k = rows_of(rng, prefix, 64), v = rows_of(rng, prefix, 64);
+  parent->reserve(prefix);
+  parent->write(0, 0, prefix, k.data(), v.data());
+  parent->commit(prefix);
+  EXPECT_EQ(pool->pages_in_use(), 3u);
+
+  auto child = parent->fork(prefix);
+  EXPECT_EQ(pool->pages_in_use(), 3u);  // shared, not copied
+  EXPECT_EQ(child->shared_pages(), 3);
+
+  // Each continues with its own tokens into the shared half-full page.
+  auto kp = rows_of(rng, 4, 64), vp = rows_of(rng, 4, 64), kc = rows_of(rng, 4, 64), vc = rows_of(rng, 4, 64);
+  parent->reserve(4);
+  parent->write(0, prefix, 4, kp.data(), vp.data());
+  parent->commit(prefix + 4);
+  child->reserve(4);
+  child->write(0, prefix, 4, kc.data(), vc.data());
+  child->commit(prefix + 4);
+  EXPECT_EQ(pool->pages_in_use(), 4u);  // the third page was copied once; the first two stay shared
+  EXPECT_EQ(child->shared_pages(), 2);
+
+  // Each sequence reads its own continuation and the common prefix: compare with sequences
+  // built without sharing.
+  auto rebuild = [&](const std::vector<float>& k2, const std::vector<float>& v2) {
+    auto s = std::make_unique<SequenceKvCache>(g, 100, 8);
+    s->reserve(prefix + 4);
+    s->write(0, 0, prefix, k.data(), v.data());
+    s->write(0, prefix, 4, k2.data(), v2.data());
+    s->commit(prefix + 4);
+    return s;
+  };
+  auto q = rows_of(rng, 1, 64);
+  EXPECT_EQ(attend_all(*parent, q, 1), attend_all(*rebuild(kp, vp), q, 1));
+  EXPECT_EQ(attend_all(*child, q, 1), attend_all(*rebuild(kc, vc), q, 1));
+
+  // Shared pages go back to the pool only when both sequences have ended.
+  parent.reset();
+  EXPECT_EQ(pool->pages_in_use(), 3u);  // the child still holds the two shared pages and its copy
+  child.reset();
+  EXPECT_EQ(pool->pages_in_use(), 0u);
+}
+
+TEST(KvPages, ThePoolEnforcesItsBudget) {
+  const KvGeometry g{2, 2, 64};
+  auto pool = KvPagePool::create(g, KvType::Q8_0, 16, 0);
+  const uint64_t page = pool->page_bytes();
+  auto limited = KvPagePool::create(g, KvType::Q8_0, 16, 3 * page);
+  SequenceKvCache kv(limited, 1000);
+  kv.reserve(48);  // three pages
+  EXPECT_THROW(kv.reserve(49), Error);
+  EXPECT_EQ(limited->pages_in_use(), 3u);  // the failed reserve took nothing
+  EXPECT_EQ(kv.size(), 0);
+}
+
+}  // namespace
+}  // namespace strata
