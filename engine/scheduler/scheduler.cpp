@@ -11,6 +11,7 @@
 
 #include "engine/core/error.h"
 #include "engine/decode/decoder.h"
+#include "engine/kv/kv_page_pool.h"
 #include "engine/kv/sequence_kv_cache.h"
 #include "engine/model/model.h"
 #include "engine/scheduler/stop_matcher.h"
@@ -137,6 +138,12 @@ Scheduler::Scheduler(const Model& model, SchedulerOptions options) {
     bad("max_batch_tokens must be in [1, " + std::to_string(Decoder::kMaxBatch) + "], got " +
         std::to_string(options.max_batch_tokens));
   if (options.context < 0) bad("context must be >= 0, got " + std::to_string(options.context));
+  if (options.kv_pool) {
+    const auto& d = model.desc();
+    const KvGeometry& g = options.kv_pool->geometry();
+    if (g.n_layer != int(d.n_layer) || g.n_head_kv != int(d.n_head_kv) || g.head_dim != int(d.head_dim))
+      bad("kv_pool: its geometry does not match model " + model.name());
+  }
   impl_ = std::make_unique<Impl>(model, options);
   if (impl_->context <= 0) bad("context must be given: the model does not state its training context");
   Impl* p = impl_.get();
@@ -155,6 +162,8 @@ Scheduler::~Scheduler() {
 const Model& Scheduler::model() const { return impl_->model; }
 
 std::shared_ptr<Sequence> Scheduler::new_sequence() const {
+  if (impl_->opt.kv_pool)
+    return std::make_shared<Sequence>(std::make_unique<SequenceKvCache>(impl_->opt.kv_pool, impl_->context));
   const auto& d = impl_->model.desc();
   const KvGeometry geo{static_cast<int>(d.n_layer), static_cast<int>(d.n_head_kv), static_cast<int>(d.head_dim)};
   return std::make_shared<Sequence>(std::make_unique<SequenceKvCache>(geo, impl_->context));
@@ -347,8 +356,8 @@ void Scheduler::Impl::step() {
     for (size_t i = 0; i < items.size(); ++i) {
       if (!item_ok[i]) continue;
       Active& a = *owners[i];
-      auto first = a.feed.begin() + static_cast<std::ptrdiff_t>(a.fed);
-      a.seq->tokens_.insert(a.seq->tokens_.end(), first, first + static_cast<std::ptrdiff_t>(a.chunk));
+      const auto from = a.feed.begin() + static_cast<std::ptrdiff_t>(a.fed);
+      a.seq->tokens_.insert(a.seq->tokens_.end(), from, from + static_cast<std::ptrdiff_t>(a.chunk));
       a.fed += a.chunk;
       a.chunk = 0;
       if (a.fed == a.feed.size()) after_compute(a);

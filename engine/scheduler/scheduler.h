@@ -26,6 +26,7 @@
 
 namespace strata {
 
+class KvPagePool;
 class Model;
 
 // One conversation's state in the engine: its KV cache and the tokens it holds. A session in the
@@ -72,6 +73,10 @@ struct SchedulerOptions {
   int64_t prefill_chunk = 256;     // >= 1; prompt tokens of one sequence per step at most
   int64_t max_batch_tokens = 512;  // 1 .. Decoder::kMaxBatch; tokens of all sequences per step at most
   int64_t context = 0;             // context length of new sequences; 0 = the model's training context
+  // Pages of new sequences come from this pool (its KV type, page size and byte budget); null =
+  // a private f16 pool per sequence. Its geometry must be the model's. A step that needs a page
+  // past the budget fails the requests that needed it (outcome.error names the budget).
+  std::shared_ptr<KvPagePool> kv_pool = nullptr;
 };
 
 struct GenerationRequest {

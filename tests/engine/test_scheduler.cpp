@@ -17,6 +17,7 @@
 
 #include "engine/core/error.h"
 #include "engine/decode/decoder.h"
+#include "engine/kv/kv_page_pool.h"
 #include "engine/kv/sequence_kv_cache.h"
 #include "engine/model/model.h"
 #include "engine/plugin/plugin_registry.h"
@@ -603,6 +604,33 @@ TEST_F(SchedulerTest, AFailingStepFailsOnlyItsRequest) {
   EXPECT_FALSE(bad->busy());
   EXPECT_NE(throwing.outcome.error.find("client gone"), std::string::npos);
   EXPECT_EQ(throwing.outcome.result.tokens.size(), 1u);
+}
+
+TEST_F(SchedulerTest, SequencesDrawFromASharedPoolWithinItsBudget) {
+  // Pages of 16 tokens; a budget of 4 pages. A 20-token request fits in 2 pages; a long one
+  // needs more than what is left and fails alone.
+  const uint64_t page_bytes = KvPagePool::create(geo(), KvType::F16, 16)->page_bytes();
+  auto pool = KvPagePool::create(geo(), KvType::F16, 16, 4 * page_bytes);
+  ASSERT_EQ(pool->budget_bytes(), 4 * pool->page_bytes());
+  SchedulerOptions o = small_options();
+  o.kv_pool = pool;
+  Scheduler sched(*model_, o);
+  const auto p = encode("Pool test");
+  const auto ref = reference(p, 20);
+  Recorder small, big;
+  sched.submit(request(p, 20), small.on_token(), small.on_done());
+  small.wait_done();
+  EXPECT_EQ(small.outcome.result.tokens, ref.tokens);
+  EXPECT_EQ(pool->pages_in_use(), 2u);  // held by the finished sequence, kept in the outcome
+  sched.submit(request(p, 200), big.on_token(), big.on_done());
+  big.wait_done();
+  EXPECT_FALSE(big.outcome.error.empty());
+  EXPECT_EQ(big.outcome.sequence->kv().size(), 32);  // the two pages it could get
+  EXPECT_EQ(big.outcome.sequence->tokens().size(), 32u);
+
+  SchedulerOptions wrong = small_options();
+  wrong.kv_pool = KvPagePool::create({1, 1, 64}, KvType::F16);
+  EXPECT_THROW({ Scheduler s(*model_, wrong); }, Error);
 }
 
 TEST_F(SchedulerTest, DestructorEndsEveryRequestWithItsCallback) {
