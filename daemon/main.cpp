@@ -1,9 +1,8 @@
 // stratad: the Strata inference daemon. See docs/config.md and docs/protocol.md.
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
-
-#include <CLI/CLI.hpp>
 
 #include "daemon/app/daemon.h"
 #include "daemon/log/logger.h"
@@ -16,14 +15,14 @@ int main(int argc, char** argv) {
   CLI::App app{"stratad: local LLM inference daemon (HTTP/1.1 + JSON over a Unix socket)", "stratad"};
   ConfigSources sources;
   std::string config_path, socket, state_dir, log_level;
-  bool print_config = false, version = false;
+  bool print = false, version = false;
   app.add_option("-c,--config", config_path,
                  "Configuration file (default: $XDG_CONFIG_HOME/strata/stratad.toml, then /etc/strata/stratad.toml)");
   app.add_option("--socket", socket, "Unix socket path (overrides server.socket)");
   app.add_option("--state-dir", state_dir, "State directory (overrides daemon.state_dir)");
   app.add_option("--model", sources.overrides.models, "Add or override a model: NAME=PATH (repeatable)");
   app.add_option("--log-level", log_level, "error, warn, info or debug (overrides daemon.log_level)");
-  app.add_flag("--print-config", print_config, "Print the effective configuration as TOML and exit");
+  app.add_flag("--print-config", print, "Print the effective configuration as TOML and exit");
   app.add_flag("-V,--version", version, "Print the version and exit");
   try {
     app.parse(argc, argv);
@@ -46,7 +45,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "stratad: %s\n", e.what());
     return 2;
   }
-  if (print_config) {
+  if (print) {
     std::cout << print_config(config);
     return 0;
   }

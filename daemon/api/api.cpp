@@ -119,8 +119,8 @@ void Api::cancel_all() { state_->generations.cancel_all(); }
 
 void Api::handle(HttpRequest req, std::shared_ptr<Exchange> exchange) {
   ApiState& st = *state_;
-  auto ex = std::make_shared<MeteredExchange>(std::move(exchange), st.ctx.metrics, st.ctx.log, st.in_flight,
-                                              "unknown", req.method);
+  auto ex = std::make_shared<MeteredExchange>(std::move(exchange), st.ctx.metrics, st.ctx.log, st.in_flight, "unknown",
+                                              req.method);
   try {
     const RouteMatch m = match_route(req.method, req.target);
     ex->set_route(std::string(route_pattern(m.route)));

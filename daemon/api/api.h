@@ -23,7 +23,7 @@ struct ApiContext {
   SessionStore& sessions;
   Metrics& metrics;
   std::function<void(std::function<void()>)> post;  // runs a function on the I/O thread; thread-safe
-  std::function<int64_t()> connections;              // open client connections
+  std::function<int64_t()> connections;             // open client connections
   std::chrono::steady_clock::time_point started;
 };
 

@@ -3,10 +3,12 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "daemon/api/utf8.h"
+
 namespace strata::daemon {
 
 std::string ApiError::body() const {
-  boost::json::object inner{{"message", what()}, {"type", type_}, {"code", code_}};
+  boost::json::object inner{{"message", valid_utf8(what())}, {"type", type_}, {"code", code_}};
   return boost::json::serialize(boost::json::object{{"error", std::move(inner)}});
 }
 

@@ -27,9 +27,9 @@ class ApiError : public std::runtime_error {
 };
 
 // Shorthands for the common statuses.
-ApiError bad_request(const std::string& code, const std::string& message);    // 400
-ApiError not_found(const std::string& code, const std::string& message);      // 404
-ApiError rate_limited(const std::string& code, const std::string& message);   // 429
-ApiError server_error(const std::string& code, const std::string& message);   // 500
+ApiError bad_request(const std::string& code, const std::string& message);   // 400
+ApiError not_found(const std::string& code, const std::string& message);     // 404
+ApiError rate_limited(const std::string& code, const std::string& message);  // 429
+ApiError server_error(const std::string& code, const std::string& message);  // 500
 
 }  // namespace strata::daemon

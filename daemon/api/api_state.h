@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "daemon/api/api.h"
+#include "daemon/api/api_error.h"
 #include "daemon/api/requests.h"
 #include "daemon/api/routes.h"
 
@@ -47,7 +48,8 @@ void handle_completions(ApiState& st, const HttpRequest& req, const std::shared_
 void handle_chat_completions(ApiState& st, const HttpRequest& req, const std::shared_ptr<Exchange>& ex);
 void handle_generate(ApiState& st, const HttpRequest& req, const std::shared_ptr<Exchange>& ex);
 void handle_list_sessions(ApiState& st, const HttpRequest& req, const std::shared_ptr<Exchange>& ex);
-void handle_get_session(ApiState& st, const HttpRequest& req, const std::string& id, const std::shared_ptr<Exchange>& ex);
+void handle_get_session(ApiState& st, const HttpRequest& req, const std::string& id,
+                        const std::shared_ptr<Exchange>& ex);
 void handle_delete_session(ApiState& st, const HttpRequest& req, const std::string& id,
                            const std::shared_ptr<Exchange>& ex);
 void handle_status(ApiState& st, const HttpRequest& req, const std::shared_ptr<Exchange>& ex);

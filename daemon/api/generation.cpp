@@ -137,11 +137,15 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
       return s;
     }
     Session* s = is_session_id(plan_.session) ? store.find(plan_.session, plan_.peer.uid) : nullptr;
-    if (!s) throw not_found("session_not_found", "no session '" + plan_.session.substr(0, 64) + "'");
+    if (!s)
+      throw not_found("session_not_found",
+                      "no session '" + plan_.session.substr(0, 64) + "'");  // body() keeps it valid UTF-8
     if (s->model != plan_.fields.model)
       throw bad_request("session_model_mismatch",
                         "session " + s->id + " belongs to model '" + s->model + "', not '" + plan_.fields.model + "'");
-    if (s->busy) throw ApiError(409, "invalid_request_error", "session_busy", "session " + s->id + " is busy with another request");
+    if (s->busy)
+      throw ApiError(409, "invalid_request_error", "session_busy",
+                     "session " + s->id + " is busy with another request");
     session_id_ = s->id;
     return s;
   }
@@ -218,9 +222,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
       case OutputKind::Chat:
         if (!ev.text.empty()) ex_->send_event(chat_chunk(ids_, ev.text));
         break;
-      case OutputKind::Native:
-        ex_->send_event(native_token_event(ev.token, ev.text));
-        break;
+      case OutputKind::Native: ex_->send_event(native_token_event(ev.token, ev.text)); break;
     }
   }
 
@@ -245,6 +247,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
 
   void on_done(const GenerationOutcome& out) {
     if (plan_.kind == OutputKind::Native) update_session(out);
+    if (finished_) return;
     const GenerationResult& r = out.result;
     st_.ctx.metrics.add_generated_tokens(static_cast<int64_t>(r.tokens.size()));
     st_.ctx.metrics.add_prompt_tokens(prompt_count_);
@@ -257,7 +260,8 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
         case OutputKind::Completion: ex_->send_event(completion_last_chunk(ids_, finish, usage)); break;
         case OutputKind::Chat: ex_->send_event(chat_last_chunk(ids_, finish, usage)); break;
         case OutputKind::Native:
-          ex_->send_event(native_body(session_id_, plan_.fields.model, r.text, r.tokens, finish_reason_name(r.finish), usage));
+          ex_->send_event(
+              native_body(session_id_, plan_.fields.model, r.text, r.tokens, finish_reason_name(r.finish), usage));
           break;
       }
       ex_->send_event("[DONE]");
@@ -267,8 +271,9 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
         case OutputKind::Completion: respond_json(*ex_, 200, completion_body(ids_, r.text, finish, usage)); break;
         case OutputKind::Chat: respond_json(*ex_, 200, chat_body(ids_, r.text, finish, usage)); break;
         case OutputKind::Native:
-          respond_json(*ex_, 200,
-                       native_body(session_id_, plan_.fields.model, r.text, r.tokens, finish_reason_name(r.finish), usage));
+          respond_json(
+              *ex_, 200,
+              native_body(session_id_, plan_.fields.model, r.text, r.tokens, finish_reason_name(r.finish), usage));
           break;
       }
     }
@@ -276,6 +281,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
   }
 
   void fail(const ApiError& e) {
+    if (finished_) return;
     if (streaming_) {
       // The status line is gone already: the error travels as the last event.
       ex_->send_event(e.body());
@@ -286,10 +292,13 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     cleanup();
   }
 
+  // Releases the model and the exchange here, on the I/O thread: the job itself may be freed
+  // later on the scheduler's thread (its callbacks hold it).
   void cleanup() {
     finished_ = true;
     lease_.reset();
     handle_.reset();
+    ex_.reset();
     st_.generations.remove(cancel_key_);
   }
 

@@ -24,7 +24,6 @@ json::object envelope(const ResponseIds& ids, std::string_view object, json::obj
           {"choices", json::array{std::move(choice)}}};
 }
 
-
 }  // namespace
 
 std::string completion_body(const ResponseIds& ids, std::string_view text, std::string_view finish, const Usage& u) {
@@ -77,13 +76,13 @@ std::string native_body(std::string_view session, std::string_view model, std::s
   json::array t;
   t.reserve(tokens.size());
   for (int32_t id : tokens) t.push_back(id);
-  return json::serialize(json::object{
-      {"session", session},
-      {"model", model},
-      {"text", text},
-      {"tokens", std::move(t)},
-      {"finish_reason", finish},
-      {"usage", {{"prompt_tokens", u.prompt_tokens}, {"completion_tokens", u.completion_tokens}}}});
+  return json::serialize(
+      json::object{{"session", session},
+                   {"model", model},
+                   {"text", text},
+                   {"tokens", std::move(t)},
+                   {"finish_reason", finish},
+                   {"usage", {{"prompt_tokens", u.prompt_tokens}, {"completion_tokens", u.completion_tokens}}}});
 }
 
 }  // namespace strata::daemon

@@ -1,6 +1,7 @@
 #include "daemon/api/requests.h"
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <cmath>
 #include <initializer_list>
@@ -38,15 +39,18 @@ ApiError wrong_type(std::string_view key, const char* want) {
   return bad_request("invalid_type", "'" + std::string(key) + "' must be " + want);
 }
 
-std::optional<double> number(const json::object& o, std::string_view key, double lo, double hi,
-                             bool lo_open = false) {
+std::optional<double> number(const json::object& o, std::string_view key, double lo, double hi, bool lo_open = false) {
   const json::value* v = field(o, key);
   if (!v) return std::nullopt;
   double d;
-  if (v->is_double()) d = v->get_double();
-  else if (v->is_int64()) d = static_cast<double>(v->get_int64());
-  else if (v->is_uint64()) d = static_cast<double>(v->get_uint64());
-  else throw wrong_type(key, "a number");
+  if (v->is_double())
+    d = v->get_double();
+  else if (v->is_int64())
+    d = static_cast<double>(v->get_int64());
+  else if (v->is_uint64())
+    d = static_cast<double>(v->get_uint64());
+  else
+    throw wrong_type(key, "a number");
   if (!std::isfinite(d) || d < lo || d > hi || (lo_open && d == lo))
     throw bad_request("invalid_value", "'" + std::string(key) + "' must be in " + (lo_open ? "(" : "[") +
                                            json::serialize(json::value(lo)) + ", " + json::serialize(json::value(hi)) +
@@ -110,8 +114,7 @@ PromptInput prompt_field(const json::object& o, std::string_view key) {
     if (a.size() == 1 && a[0].is_string()) {
       p.text = std::string(a[0].get_string());
     } else {
-      if (!a.empty() && a[0].is_string())
-        throw bad_request("unsupported", "only one prompt per request is supported");
+      if (!a.empty() && a[0].is_string()) throw bad_request("unsupported", "only one prompt per request is supported");
       p.tokens = token_array(a, key);
       p.is_tokens = true;
     }
@@ -128,7 +131,8 @@ std::vector<std::string> stop_field(const json::object& o) {
   auto add = [&](const json::value& s) {
     if (!s.is_string()) throw wrong_type("stop", "a string or an array of strings");
     if (s.get_string().size() > kMaxStopBytes)
-      throw bad_request("invalid_value", "each stop string must be at most " + std::to_string(kMaxStopBytes) + " bytes");
+      throw bad_request("invalid_value",
+                        "each stop string must be at most " + std::to_string(kMaxStopBytes) + " bytes");
     if (!s.get_string().empty()) stops.emplace_back(s.get_string());
   };
   if (v->is_array()) {
@@ -179,9 +183,11 @@ void common_fields(const json::object& o, const ParseLimits& limits, bool openai
   if (auto t = number(o, "frequency_penalty", -2, 2)) r.sampling.frequency_penalty = static_cast<float>(*t);
   if (auto t = number(o, "presence_penalty", -2, 2)) r.sampling.presence_penalty = static_cast<float>(*t);
   if (const json::value* s = field(o, "seed")) {
-    if (s->is_uint64()) r.sampling.seed = s->get_uint64();
-    else r.sampling.seed = static_cast<uint64_t>(*integer(s, "seed", std::numeric_limits<int64_t>::min(),
-                                                          std::numeric_limits<int64_t>::max()));
+    if (s->is_uint64())
+      r.sampling.seed = s->get_uint64();
+    else
+      r.sampling.seed = static_cast<uint64_t>(
+          *integer(s, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()));
     r.seed_given = true;
   }
   r.stop = stop_field(o);
@@ -190,7 +196,7 @@ void common_fields(const json::object& o, const ParseLimits& limits, bool openai
     r.stream = s->get_bool();
   }
   if (openai) {
-    if (auto n = integer(o, "n", 1, 1); n && *n != 1) throw bad_request("unsupported", "only n = 1 is supported");
+    integer(o, "n", 1, 1);  // only one choice per request
   }
 }
 
@@ -219,8 +225,7 @@ CompletionRequest parse_completion_request(std::string_view body, const ParseLim
   common_fields(o, limits, true, r);
   r.prompt = prompt_field(o, "prompt");
   r.suffix = string_field(o, "suffix");
-  if (r.suffix && r.prompt.is_tokens)
-    throw bad_request("unsupported", "'suffix' needs a text prompt, not token ids");
+  if (r.suffix && r.prompt.is_tokens) throw bad_request("unsupported", "'suffix' needs a text prompt, not token ids");
   if (const json::value* e = field(o, "echo"); e && (!e->is_bool() || e->get_bool()))
     throw bad_request("unsupported", "'echo' is not supported");
   return r;

@@ -18,8 +18,8 @@
 namespace strata::daemon {
 
 struct ParseLimits {
-  int64_t max_tokens = 4096;          // largest max_tokens accepted
-  int64_t default_max_tokens = 256;   // when the request gives none
+  int64_t max_tokens = 4096;         // largest max_tokens accepted
+  int64_t default_max_tokens = 256;  // when the request gives none
 };
 
 // A prompt given as text or as token ids (ids are checked against the vocabulary later).
@@ -33,7 +33,7 @@ struct GenerationFields {
   std::string model;
   int64_t max_tokens = 0;
   SamplerParams sampling;
-  bool seed_given = false;            // false: the handler draws a random seed
+  bool seed_given = false;  // false: the handler draws a random seed
   std::vector<std::string> stop;
   bool stream = false;
 };

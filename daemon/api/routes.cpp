@@ -5,16 +5,16 @@
 namespace strata::daemon {
 namespace {
 
-ApiError method_not_allowed(std::string_view method, std::string_view path, const char* allowed) {
-  return ApiError(405, "invalid_request_error", "method_not_allowed",
-                  std::string(method) + " is not allowed on " + std::string(path) + " (allowed: " + allowed + ")");
-}
-
-// Printable ASCII only, so that echoing the path in an error message is safe.
+// Printable ASCII only, so that echoing what the client sent in an error message is safe.
 std::string printable(std::string_view s) {
   std::string out;
   for (char c : s.substr(0, 200)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
   return out;
+}
+
+ApiError method_not_allowed(std::string_view method, std::string_view path, const char* allowed) {
+  return ApiError(405, "invalid_request_error", "method_not_allowed",
+                  printable(method) + " is not allowed on " + printable(path) + " (allowed: " + allowed + ")");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "daemon/api/api_state.h"
+#include "daemon/api/utf8.h"
 #include "daemon/metrics/metrics.h"
 #include "daemon/models/model_registry.h"
 #include "daemon/sessions/session_store.h"
@@ -17,7 +18,7 @@ void handle_status(ApiState& st, const HttpRequest& req, const std::shared_ptr<E
   json::array models;
   for (const ModelStatus& m : st.ctx.models.status()) {
     json::object o{{"name", m.name},
-                   {"path", m.path},
+                   {"path", valid_utf8(m.path)},
                    {"loaded", m.loaded},
                    {"loading", m.loading},
                    {"context", m.context},
@@ -28,7 +29,7 @@ void handle_status(ApiState& st, const HttpRequest& req, const std::shared_ptr<E
                    {"sessions", st.ctx.sessions.count_for_model(m.name)},
                    {"queue", {{"queued", m.queued}, {"running", m.running}}},
                    {"requests", m.leases}};
-    if (!m.last_error.empty()) o.emplace("last_error", m.last_error);
+    if (!m.last_error.empty()) o.emplace("last_error", valid_utf8(m.last_error));
     models.push_back(std::move(o));
   }
   json::array sessions;

@@ -10,6 +10,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <csignal>
 #include <filesystem>
 
 #include "daemon/api/api.h"
@@ -30,16 +31,13 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 using error_code = boost::system::error_code;
 
-ServerLimits server_limits(const Config& c) {
-  return {c.max_body_bytes, c.max_connections, c.keep_alive_seconds};
-}
+ServerLimits server_limits(const Config& c) { return {c.max_body_bytes, c.max_connections, c.keep_alive_seconds}; }
 
 bool is_loopback_socket(int fd) {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return false;
-  if (ss.ss_family == AF_INET)
-    return (ntohl(reinterpret_cast<sockaddr_in*>(&ss)->sin_addr.s_addr) >> 24) == 127;
+  if (ss.ss_family == AF_INET) return (ntohl(reinterpret_cast<sockaddr_in*>(&ss)->sin_addr.s_addr) >> 24) == 127;
   if (ss.ss_family == AF_INET6) return IN6_IS_ADDR_LOOPBACK(&reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr);
   return false;
 }
@@ -84,6 +82,13 @@ struct Daemon::Impl {
   std::string status_line() const {
     return "serving " + std::to_string(config.models.size()) + " model(s) on " + socket_description;
   }
+  // What `systemctl status` shows while serving: models, sessions, requests.
+  std::string busy_line() const {
+    size_t loaded = 0;
+    for (const auto& m : models.status()) loaded += m.loaded ? 1 : 0;
+    return status_line() + "; " + std::to_string(loaded) + " loaded, " + std::to_string(sessions.size()) +
+           " session(s), " + std::to_string(api.in_flight()) + " request(s) in flight";
+  }
 
   ConfigSources sources;
   Config config;
@@ -98,6 +103,7 @@ struct Daemon::Impl {
   Api api;
   std::unique_ptr<HttpServer> server;
   std::string socket_description;
+  std::string last_status;     // the last STATUS= sent
   std::string created_socket;  // our socket file, removed at exit
   ino_t created_inode = 0;
   bool stopping = false, cancelled = false;
@@ -108,8 +114,7 @@ struct Daemon::Impl {
 void Daemon::Impl::open_listeners() {
   server = std::make_unique<HttpServer>(io, api, log, server_limits(config));
   std::optional<BearerToken> token;
-  if (!config.tcp_token_file.empty() && (!config.tcp_listen.empty()))
-    token = load_token_file(config.tcp_token_file);
+  if (!config.tcp_token_file.empty() && (!config.tcp_listen.empty())) token = load_token_file(config.tcp_token_file);
 
   const auto inherited = systemd::inherited_sockets();
   if (!inherited.empty()) {
@@ -144,7 +149,8 @@ void Daemon::Impl::open_listeners() {
     if (!addr) throw std::runtime_error("server.tcp_listen " + why);
     const int tfd = bind_tcp_socket(*addr);
     server->add_tcp_listener(tfd, *token);
-    const std::string where = (addr->ipv6 ? "[" + addr->host + "]" : addr->host) + ":" + std::to_string(local_port(tfd));
+    const std::string where =
+        (addr->ipv6 ? "[" + addr->host + "]" : addr->host) + ":" + std::to_string(local_port(tfd));
     socket_description += " and tcp " + where;
     log.info("listening on tcp " + where + " (bearer token required)");
   }
@@ -233,6 +239,10 @@ void Daemon::Impl::tick() {
   housekeeping.async_wait([this](error_code ec) {
     if (ec || stopping) return;
     models.unload_idle(Clock::now());
+    if (std::string line = busy_line(); line != last_status) {
+      systemd::notify_status(line);
+      last_status = std::move(line);
+    }
     tick();
   });
 }
@@ -254,9 +264,9 @@ int Daemon::run() {
   Impl& d = *impl_;
   try {
     std::error_code ec;
-    std::filesystem::create_directories(d.config.state_dir, ec);
+    // A directory made here is private; an existing one (systemd's StateDirectory=) keeps its mode.
+    if (std::filesystem::create_directories(d.config.state_dir, ec)) ::chmod(d.config.state_dir.c_str(), 0700);
     if (ec) throw std::runtime_error(d.config.state_dir + ": cannot create the state directory: " + ec.message());
-    ::chmod(d.config.state_dir.c_str(), 0700);
     d.models.configure(d.config);
     d.open_listeners();
   } catch (const std::exception& e) {
@@ -273,6 +283,16 @@ int Daemon::run() {
   systemd::notify_ready(d.status_line());
 
   d.io.run();
+
+  // Stopping already: a further SIGTERM/SIGINT/SIGHUP must neither kill us half-way (which is
+  // what the default action would do once the signal_set lets go) nor restart anything.
+  {
+    error_code ec;
+    d.signals.clear(ec);
+  }
+  std::signal(SIGTERM, SIG_IGN);
+  std::signal(SIGINT, SIG_IGN);
+  std::signal(SIGHUP, SIG_IGN);
 
   // Stopped: unload the models (their schedulers finish cancelled requests), then let the
   // handlers that posted run, so that connections and jobs are released on this thread.

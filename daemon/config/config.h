@@ -20,32 +20,32 @@
 namespace strata::daemon {
 
 struct ModelConfig {
-  std::string path;            // GGUF file
-  int64_t context = 0;         // context length of new sequences; 0 = the model's training context
-  int64_t threads = 0;         // decoder threads; 0 = every core
-  std::string chat_template;   // "" = detect from the GGUF's tokenizer.chat_template; else a template name
+  std::string path;           // GGUF file
+  int64_t context = 0;        // context length of new sequences; 0 = the model's training context
+  int64_t threads = 0;        // decoder threads; 0 = every core
+  std::string chat_template;  // "" = detect from the GGUF's tokenizer.chat_template; else a template name
 
   bool operator==(const ModelConfig&) const = default;
 };
 
 struct Config {
   // [server]
-  std::string socket;                    // Unix socket path
-  std::string tcp_listen;                // "" = no TCP listener; else "127.0.0.1:PORT" or "[::1]:PORT"
-  std::string tcp_token_file;            // bearer token for the TCP listener (required with tcp_listen)
-  int64_t max_connections = 256;         // open client connections at most
-  int64_t keep_alive_seconds = 60;       // an idle connection is closed after this
-  int64_t shutdown_timeout_seconds = 10; // SIGTERM: in-flight requests get this long, then are cancelled
+  std::string socket;                     // Unix socket path
+  std::string tcp_listen;                 // "" = no TCP listener; else "127.0.0.1:PORT" or "[::1]:PORT"
+  std::string tcp_token_file;             // bearer token for the TCP listener (required with tcp_listen)
+  int64_t max_connections = 256;          // open client connections at most
+  int64_t keep_alive_seconds = 60;        // an idle connection is closed after this
+  int64_t shutdown_timeout_seconds = 10;  // SIGTERM: in-flight requests get this long, then are cancelled
   // [limits]
-  int64_t max_body_bytes = 8 << 20;      // request body size at most (413 beyond)
-  int64_t max_tokens = 4096;             // max_tokens a request may ask for at most (400 beyond)
-  int64_t default_max_tokens = 256;      // max_tokens when a request gives none
-  int64_t max_sequences = 8;             // per model: sequences decoded together at most
-  int64_t max_queue = 64;                // per model: requests waiting for a slot at most (429 beyond)
-  int64_t max_sessions = 1024;           // sessions held at most (429 beyond)
+  int64_t max_body_bytes = 8 << 20;  // request body size at most (413 beyond)
+  int64_t max_tokens = 4096;         // max_tokens a request may ask for at most (400 beyond)
+  int64_t default_max_tokens = 256;  // max_tokens when a request gives none
+  int64_t max_sequences = 8;         // per model: sequences decoded together at most
+  int64_t max_queue = 64;            // per model: requests waiting for a slot at most (429 beyond)
+  int64_t max_sessions = 1024;       // sessions held at most (429 beyond)
   // [memory]
-  std::string budget = "0";              // "0" = unlimited, else bytes with an optional K/M/G/T(i)B suffix
-  int64_t idle_unload_seconds = 300;     // a model with no requests for this long is unloaded; 0 = never
+  std::string budget = "0";           // "0" = unlimited, else bytes with an optional K/M/G/T(i)B suffix
+  int64_t idle_unload_seconds = 300;  // a model with no requests for this long is unloaded; 0 = never
   // [daemon]
   std::string state_dir;
   std::vector<std::string> plugin_dirs;  // empty = the built-in plugin search path
@@ -80,7 +80,7 @@ Config default_config(const Environment& env);
 // $XDG_CONFIG_HOME/strata/stratad.toml (XDG_CONFIG_HOME defaults to ~/.config) and
 // /etc/strata/stratad.toml; std::nullopt when there is none.
 std::optional<std::filesystem::path> find_config_file(const std::optional<std::string>& explicit_path,
-                                                       const Environment& env);
+                                                      const Environment& env);
 
 // Applies a TOML document over `base`. `source_name` prefixes error positions. Throws
 // ConfigError for a syntax error, an unknown key, a wrong type or an out-of-range value.

@@ -4,6 +4,7 @@
 
 #include "daemon/log/logger.h"
 #include "daemon/server/listen_address.h"
+#include "engine/chat/chat_template.h"
 
 namespace strata::daemon::config_keys {
 namespace {
@@ -18,6 +19,11 @@ std::string check_listen(const std::string& v) {
   if (v.empty()) return "";
   std::string why;
   return parse_loopback_address(v, why) ? "" : why;
+}
+std::string check_chat_template(const std::string& v) {
+  if (v.empty() || parse_chat_template_name(v)) return "";
+  return "is not a known chat template (llama-2, llama-3, chatml, mistral-v1, mistral-v3, mistral-v3-tekken, gemma, "
+         "phi-3, or the aliases llama2, llama3, mistral, qwen, phi3)";
 }
 std::string check_not_empty(const std::string& v) { return v.empty() ? "must not be empty" : ""; }
 
@@ -40,8 +46,7 @@ const std::array<KeyDef<Config>, 17> kDaemonKeys{{
      &Config::shutdown_timeout_seconds, 0, 3600},
     {"limits", "max_body_bytes", "Largest request body accepted (413 beyond).", &Config::max_body_bytes, 1024,
      1LL << 32},
-    {"limits", "max_tokens", "Largest max_tokens a request may ask for (400 beyond).", &Config::max_tokens, 1,
-     1 << 24},
+    {"limits", "max_tokens", "Largest max_tokens a request may ask for (400 beyond).", &Config::max_tokens, 1, 1 << 24},
     {"limits", "default_max_tokens", "max_tokens of a request that gives none.", &Config::default_max_tokens, 1,
      1 << 24},
     {"limits", "max_sequences", "Per model: sequences decoded together at most; more requests wait in the queue.",
@@ -67,12 +72,12 @@ const std::array<KeyDef<Config>, 17> kDaemonKeys{{
 
 const std::array<KeyDef<ModelConfig>, 4> kModelKeys{{
     {"", "path", "The model's GGUF file (required).", &ModelConfig::path, 0, 0, check_not_empty},
-    {"", "context", "Context length of the model's sequences; 0: the model's training context.",
-     &ModelConfig::context, 0, 1LL << 24},
+    {"", "context", "Context length of the model's sequences; 0: the model's training context.", &ModelConfig::context,
+     0, 1LL << 24},
     {"", "threads", "Decoder threads; 0: every core.", &ModelConfig::threads, 0, 1024},
     {"", "chat_template",
      "Chat template name overriding detection from the GGUF's tokenizer.chat_template; empty: detect.",
-     &ModelConfig::chat_template},
+     &ModelConfig::chat_template, 0, 0, check_chat_template},
 }};
 
 const std::array<std::string_view, 4> kTables{"server", "limits", "memory", "daemon"};

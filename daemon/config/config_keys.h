@@ -17,7 +17,7 @@ template <class S>
 struct KeyDef {
   std::string_view table;  // "server", "limits", ...; "" for the keys of a [models.NAME] table
   std::string_view name;
-  std::string_view doc;    // one sentence for --print-config and docs/config.md
+  std::string_view doc;  // one sentence for --print-config and docs/config.md
   std::variant<std::string S::*, int64_t S::*, std::vector<std::string> S::*> field;
   int64_t min = 0;
   int64_t max = std::numeric_limits<int64_t>::max();

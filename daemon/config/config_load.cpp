@@ -1,11 +1,11 @@
 // Reading the configuration: defaults, the TOML file, command-line overrides.
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
 #include <type_traits>
 
 #include "daemon/config/config.h"
@@ -125,12 +125,11 @@ Config default_config(const Environment& env) {
 }
 
 std::optional<std::filesystem::path> find_config_file(const std::optional<std::string>& explicit_path,
-                                                       const Environment& env) {
+                                                      const Environment& env) {
   namespace fs = std::filesystem;
   if (explicit_path) {
     std::error_code ec;
-    if (!fs::is_regular_file(*explicit_path, ec))
-      throw ConfigError(*explicit_path + ": no such configuration file");
+    if (!fs::is_regular_file(*explicit_path, ec)) throw ConfigError(*explicit_path + ": no such configuration file");
     return fs::path(*explicit_path);
   }
   std::vector<fs::path> candidates;

@@ -35,7 +35,8 @@ std::string quote(std::string_view s) {
 
 std::string toml_key(std::string_view k) {
   for (char c : k) {
-    const bool bare = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    const bool bare =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
     if (!bare) return quote(k);
   }
   return k.empty() ? quote(k) : std::string(k);

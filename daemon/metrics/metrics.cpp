@@ -1,6 +1,6 @@
 #include "daemon/metrics/metrics.h"
 
-#include <cstdio>
+#include <charconv>
 #include <sstream>
 
 namespace strata::daemon {
@@ -9,18 +9,23 @@ namespace {
 std::string label(std::string_view v) {
   std::string out;
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
 
+// The shortest text that reads back as `v`.
 std::string number(double v) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
 }
 
 }  // namespace
@@ -89,7 +94,8 @@ std::string Metrics::render(const Gauges& g) const {
   os << "# HELP strata_connections Open client connections.\n# TYPE strata_connections gauge\nstrata_connections "
      << g.connections << "\n";
   os << "# HELP strata_model_loaded 1 when the model is loaded.\n# TYPE strata_model_loaded gauge\n";
-  for (const auto& m : g.models) os << "strata_model_loaded{model=\"" << label(m.name) << "\"} " << (m.loaded ? 1 : 0) << "\n";
+  for (const auto& m : g.models)
+    os << "strata_model_loaded{model=\"" << label(m.name) << "\"} " << (m.loaded ? 1 : 0) << "\n";
   os << "# HELP strata_model_loading 1 while the model is being loaded.\n# TYPE strata_model_loading gauge\n";
   for (const auto& m : g.models)
     os << "strata_model_loading{model=\"" << label(m.name) << "\"} " << (m.loading ? 1 : 0) << "\n";

@@ -31,18 +31,19 @@ std::shared_ptr<LoadedModel> LoadedModel::load(const std::string& name, const Mo
   if (!config.chat_template.empty()) {
     m->chat_ = parse_chat_template_name(config.chat_template);
     if (!m->chat_)
-      m->chat_error_ = "model '" + name + "': unknown chat_template '" + config.chat_template + "' in the configuration";
+      m->chat_error_ =
+          "model '" + name + "': unknown chat_template '" + config.chat_template + "' in the configuration";
   } else {
     const std::string jinja = m->model_->file().get_string("tokenizer.chat_template");
     if (jinja.empty()) {
       m->chat_error_ = "model '" + name +
                        "' has no chat template (no tokenizer.chat_template in its GGUF); set "
-                       "models." + name + ".chat_template, or use /v1/completions";
+                       "models." +
+                       name + ".chat_template, or use /v1/completions";
     } else {
       m->chat_ = detect_chat_template(jinja);
       if (!m->chat_)
-        m->chat_error_ = "model '" + name +
-                         "' has a chat template that is not recognised; set models." + name +
+        m->chat_error_ = "model '" + name + "' has a chat template that is not recognised; set models." + name +
                          ".chat_template to a known family (llama-2, llama-3, chatml, mistral-v1, mistral-v3, "
                          "mistral-v3-tekken, gemma, phi-3), or use /v1/completions";
     }

@@ -140,8 +140,10 @@ std::vector<ModelStatus> ModelRegistry::status() const {
 uint64_t ModelRegistry::memory_in_use() const {
   uint64_t total = 0;
   for (const auto& [name, e] : entries_) {
-    if (e->loaded) total += e->loaded->weights_bytes() + e->loaded->scheduler().stats().kv_bytes;
-    else if (e->state == ModelEntry::State::Loading) total += e->reserved_bytes;
+    if (e->loaded)
+      total += e->loaded->weights_bytes() + e->loaded->scheduler().stats().kv_bytes;
+    else if (e->state == ModelEntry::State::Loading)
+      total += e->reserved_bytes;
   }
   return total;
 }
@@ -160,18 +162,14 @@ void ModelRegistry::acquire(const std::string& name, std::function<void(AcquireR
   }
   const auto& e = it->second;
   switch (e->state) {
-    case ModelEntry::State::Loaded:
-      r.lease = std::make_shared<ModelLease>(e, e->loaded);
-      return done(std::move(r));
-    case ModelEntry::State::Loading:
-      e->waiters.push_back(std::move(done));
-      return;
+    case ModelEntry::State::Loaded: r.lease = std::make_shared<ModelLease>(e, e->loaded); return done(std::move(r));
+    case ModelEntry::State::Loading: e->waiters.push_back(std::move(done)); return;
     case ModelEntry::State::Unloaded: {
       const uint64_t need = estimate_bytes(e->config);
       if (!make_room(need, e.get())) {
         r.failure = AcquireResult::Failure::OverBudget;
-        r.message = "loading model '" + name + "' (" + mib(need) + ") would pass the memory budget of " +
-                    mib(budget_) + " (" + mib(memory_in_use()) + " in use by models that are busy)";
+        r.message = "loading model '" + name + "' (" + mib(need) + ") would pass the memory budget of " + mib(budget_) +
+                    " (" + mib(memory_in_use()) + " in use by models that are busy)";
         return done(std::move(r));
       }
       e->reserved_bytes = need;
@@ -285,8 +283,10 @@ void ModelRegistry::unload_idle(Clock::time_point now) {
     auto e = it->second;  // a copy: unload() may not erase, but we might below
     const bool idle = e->state == ModelEntry::State::Loaded && e->leases.load() == 0 && e->waiters.empty();
     if (idle) {
-      if (e->removed) unload(e, "removed from the configuration");
-      else if (e->next_config) unload(e, "reconfigured");
+      if (e->removed)
+        unload(e, "removed from the configuration");
+      else if (e->next_config)
+        unload(e, "reconfigured");
       else if (idle_unload_seconds_ > 0 && now - e->last_used() >= std::chrono::seconds(idle_unload_seconds_))
         unload(e, "idle");
     }

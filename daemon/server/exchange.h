@@ -15,7 +15,7 @@ namespace strata::daemon {
 struct PeerIdentity {
   uint32_t uid = 0;
   uint32_t gid = 0;
-  int32_t pid = 0;   // 0 over TCP
+  int32_t pid = 0;  // 0 over TCP
   bool tcp = false;
 };
 

@@ -62,8 +62,8 @@ class HttpExchange final : public Exchange {
 
 }  // namespace
 
-Connection::Connection(Socket socket, std::shared_ptr<ServerShared> shared, PeerIdentity peer,
-                       const BearerToken* token, bool over_limit)
+Connection::Connection(Socket socket, std::shared_ptr<ServerShared> shared, PeerIdentity peer, const BearerToken* token,
+                       bool over_limit)
     : socket_(std::move(socket)),
       shared_(std::move(shared)),
       peer_(peer),
@@ -118,14 +118,14 @@ void Connection::on_header(error_code ec) {
       return close();
     if (ec == http::error::header_limit)
       return reject(431, "header_too_large", "the request header is larger than 16 KiB");
+    if (ec == http::error::body_limit)  // a Content-Length past the limit is refused with the header
+      return reject(413, "body_too_large",
+                    "the request body is larger than " + std::to_string(shared_->limits.max_body_bytes) + " bytes");
     return reject(400, "bad_http", "malformed HTTP request (" + ec.message() + ")");
   }
   auto& req = parser_->get();
   keep_alive_ = req.keep_alive();
   head_ = req.method() == http::verb::head;
-  if (auto len = parser_->content_length(); len && *len > static_cast<uint64_t>(shared_->limits.max_body_bytes))
-    return reject(413, "body_too_large",
-                  "the request body is larger than " + std::to_string(shared_->limits.max_body_bytes) + " bytes");
   if (auto it = req.find(http::field::expect); it != req.end() && iequals(it->value(), "100-continue"))
     write("HTTP/1.1 100 Continue\r\n\r\n");
   arm_timer(shared_->limits.keep_alive_seconds);
@@ -150,8 +150,7 @@ void Connection::on_body(error_code ec) {
 
 void Connection::dispatch() {
   auto& req = parser_->get();
-  if (over_limit_)
-    return reject(429, "too_many_connections", "the daemon has too many open connections; retry later");
+  if (over_limit_) return reject(429, "too_many_connections", "the daemon has too many open connections; retry later");
   if (token_) {
     auto it = req.find(http::field::authorization);
     if (it == req.end() || !bearer_matches(it->value(), token_->token))
@@ -166,7 +165,9 @@ void Connection::dispatch() {
   r.target = std::string(req.target());
   r.body = std::move(req.body());
   r.peer = peer_;
-  watch();
+  // Watch for the client leaving, unless it already sent its next request (pipelining): that
+  // one waits in the buffer, and a pending read must not start before it is parsed.
+  if (buffer_.size() == 0) watch();
   shared_->handler.handle(std::move(r), std::make_shared<HttpExchange>(shared_from_this(), request_no_));
 }
 
@@ -175,9 +176,7 @@ void Connection::reject(int status, const std::string& code, const std::string& 
   state_ = State::Handling;
   answered_ = false;
   keep_alive_ = false;
-  const std::string type = status == 401   ? "unauthorized"
-                           : status == 429 ? "rate_limited"
-                                           : "invalid_request_error";
+  const std::string type = status == 401 ? "unauthorized" : status == 429 ? "rate_limited" : "invalid_request_error";
   respond(request_no_, status, "application/json", ApiError(status, type, code, message).body());
 }
 

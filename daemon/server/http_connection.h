@@ -27,7 +27,7 @@ struct ServerShared {
   RequestHandler& handler;
   Logger& log;
   ServerLimits limits;
-  bool draining = false;             // shutting down: close after the current answer
+  bool draining = false;              // shutting down: close after the current answer
   std::set<Connection*> connections;  // live ones
 };
 
@@ -36,11 +36,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   using Socket = boost::asio::generic::stream_protocol::socket;
 
   // `token`: required bearer token (TCP); null for the Unix socket.
-  Connection(Socket socket, std::shared_ptr<ServerShared> shared, PeerIdentity peer, const BearerToken* token, bool over_limit);
+  Connection(Socket socket, std::shared_ptr<ServerShared> shared, PeerIdentity peer, const BearerToken* token,
+             bool over_limit);
   ~Connection();
 
   void start();
-  void close();              // closes now; a request being handled sees client_gone()
+  void close();  // closes now; a request being handled sees client_gone()
   bool idle() const { return state_ != State::Handling; }
 
   // The Exchange of request `n` forwards here; calls for an older request are ignored.
@@ -82,10 +83,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   State state_ = State::Reading;
   uint64_t request_no_ = 0;
   bool keep_alive_ = true;
-  bool head_ = false;          // a HEAD request: no body in the answer
-  bool chunked_ = false;       // the event stream is sent chunked (HTTP/1.1)
-  bool answered_ = false;      // the whole answer is queued
-  bool watching_ = false;      // a read is pending to notice EOF while handling
+  bool head_ = false;      // a HEAD request: no body in the answer
+  bool chunked_ = false;   // the event stream is sent chunked (HTTP/1.1)
+  bool answered_ = false;  // the whole answer is queued
+  bool watching_ = false;  // a read is pending to notice EOF while handling
   bool writing_ = false;
   bool gone_ = false;
   std::deque<std::string> out_;

@@ -39,7 +39,7 @@ struct HttpServer::Impl {
   };
 
   Impl(asio::io_context& io, RequestHandler& handler, Logger& log, ServerLimits limits)
-      : io(io), shared(std::make_shared<ServerShared>(ServerShared{handler, log, limits})) {}
+      : io(io), shared(std::make_shared<ServerShared>(ServerShared{handler, log, limits, false, {}})) {}
 
   void accept(Listener& l) {
     l.acceptor.async_accept([this, &l](error_code ec, Protocol::socket socket) {

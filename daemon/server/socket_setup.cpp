@@ -23,9 +23,7 @@ namespace {
 
 constexpr int kBacklog = 512;
 
-std::runtime_error sys_error(const std::string& what) {
-  return std::runtime_error(what + ": " + std::strerror(errno));
-}
+std::runtime_error sys_error(const std::string& what) { return std::runtime_error(what + ": " + std::strerror(errno)); }
 
 sockaddr_un unix_address(const std::string& path) {
   sockaddr_un addr{};

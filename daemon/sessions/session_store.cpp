@@ -50,8 +50,8 @@ std::vector<const Session*> SessionStore::all() const {
 }
 
 size_t SessionStore::count_for_model(std::string_view model) const {
-  return static_cast<size_t>(std::count_if(sessions_.begin(), sessions_.end(),
-                                           [&](const auto& e) { return e.second->model == model; }));
+  return static_cast<size_t>(
+      std::count_if(sessions_.begin(), sessions_.end(), [&](const auto& e) { return e.second->model == model; }));
 }
 
 uint64_t SessionStore::kv_bytes(std::string_view model) const {

@@ -19,8 +19,8 @@ class Sequence;
 namespace strata::daemon {
 
 struct Session {
-  std::string id;                      // 128-bit random, 32 hex digits
-  uint32_t owner = 0;                  // uid
+  std::string id;      // 128-bit random, 32 hex digits
+  uint32_t owner = 0;  // uid
   std::string model;
   // The engine's sequence (KV cache + the tokens it holds); null after the model was unloaded:
   // the next request re-prefills `history`.
@@ -28,10 +28,10 @@ struct Session {
   // Every token of the conversation in order: prompts and generated tokens (end-of-generation
   // tokens excluded). The sequence holds a prefix of it.
   std::vector<int32_t> history;
-  uint64_t kv_bytes = 0;               // KV memory of `sequence`, as of the end of the last request
-  int64_t created = 0;                 // unix seconds
+  uint64_t kv_bytes = 0;  // KV memory of `sequence`, as of the end of the last request
+  int64_t created = 0;    // unix seconds
   int64_t last_used = 0;
-  bool busy = false;                   // a request is running on it
+  bool busy = false;  // a request is running on it
 };
 
 class SessionStore {

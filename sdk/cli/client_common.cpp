@@ -65,6 +65,8 @@ LoadingIndicator::LoadingIndicator(std::string label) : label_(std::move(label))
     static const char* const kFrames[] = {"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"};
     const auto start = std::chrono::steady_clock::now();
     std::unique_lock lock(mu_);
+    // Nothing for a quick answer: the spinner appears only when the wait is noticeable.
+    if (cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; })) return;
     for (int frame = 0; !stopping_; ++frame) {
       const auto s = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start).count();
       std::fprintf(stderr, "\r%s %s… %llds", kFrames[frame % 10], label_.c_str(), static_cast<long long>(s));

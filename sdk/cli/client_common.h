@@ -43,8 +43,9 @@ std::string resolve_model(client::Client& c, const std::string& flag);
 bool stdin_is_tty();
 bool stderr_is_tty();
 
-// A spinner with the elapsed time on stderr ("⠹ loading model tiny… 3s"), from construction to
-// stop(), erased when it stops. Callers create it only when stderr is a terminal.
+// A spinner with the elapsed time on stderr ("⠹ loading model tiny… 3s"), from 200 ms after
+// construction (nothing for a quick answer) to stop(), erased when it stops. Callers create it
+// only when stderr is a terminal.
 class LoadingIndicator {
  public:
   explicit LoadingIndicator(std::string label);

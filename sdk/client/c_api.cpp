@@ -12,7 +12,7 @@ using namespace strata::libclient;
 
 extern "C" {
 
-const char* strata_result_string(strata_result result) {
+const char* strata_result_string(int result) {
   switch (result) {
     case STRATA_OK: return "success";
     case STRATA_ERR_INVALID_ARGUMENT: return "invalid argument";
@@ -71,8 +71,12 @@ strata_result strata_client_connect(strata_client* client) {
 
 const char* strata_client_endpoint(strata_client* client) {
   if (!client) return "";
-  const strata_result r = guarded(client, [&] { client->endpoint = client->core.endpoint_description(); });
-  if (r != STRATA_OK) client->endpoint.clear();
+  // Not a request: the last error stays as it is (a caller may print both).
+  try {
+    client->endpoint = client->core.endpoint_description();
+  } catch (...) {
+    client->endpoint.clear();  // e.g. a malformed TCP address; the next request reports it
+  }
   return client->endpoint.c_str();
 }
 

@@ -9,6 +9,11 @@ namespace strata::libclient {
 
 namespace {
 
+#define STRATA_HTTP_STR2(x) #x
+#define STRATA_HTTP_STR(x) STRATA_HTTP_STR2(x)
+constexpr const char* kUserAgentVersion =
+    STRATA_HTTP_STR(STRATA_VERSION_MAJOR) "." STRATA_HTTP_STR(STRATA_VERSION_MINOR) "." STRATA_HTTP_STR(STRATA_VERSION_PATCH);
+
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -238,7 +243,7 @@ std::string build_request(std::string_view method, std::string_view target, std:
   r.reserve(256 + (body ? body->size() : 0));
   r.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
   r.append("Host: ").append(host).append("\r\n");
-  r.append("User-Agent: libstrata/").append(strata_version()).append("\r\n");
+  r.append("User-Agent: libstrata/").append(kUserAgentVersion).append("\r\n");
   r.append("Accept: ").append(accept).append("\r\n");
   if (!token.empty()) r.append("Authorization: Bearer ").append(token).append("\r\n");
   if (body) {

@@ -81,8 +81,9 @@ typedef enum strata_result {
   STRATA_ERR_CANCELLED = 12
 } strata_result;
 
-/* A static, one-line English description of a result code ("daemon not reachable", ...). */
-STRATA_API const char *strata_result_string(strata_result result);
+/* A static, one-line English description of a result code ("stratad is not reachable", ...);
+ * "unknown result code" for a value that is none of them (it takes an int for that reason). */
+STRATA_API const char *strata_result_string(int result);
 
 /* The library's version as "MAJOR.MINOR.PATCH" (static storage), and as a number in the form of
  * STRATA_VERSION_NUMBER. */
@@ -128,8 +129,9 @@ STRATA_API void strata_client_destroy(strata_client *client);
  * STRATA_OK or STRATA_ERR_CONNECT / STRATA_ERR_INVALID_ARGUMENT. Optional. */
 STRATA_API strata_result strata_client_connect(strata_client *client);
 
-/* Where the client connects: "unix:/run/strata/stratad.sock" or "tcp:HOST:PORT". Valid until
- * the next call with this client. */
+/* Where the client connects: "unix:/run/strata/stratad.sock" or "tcp:HOST:PORT" ("" when the
+ * TCP address is malformed). Valid until the next call with this client; it leaves the last
+ * error as it is. */
 STRATA_API const char *strata_client_endpoint(strata_client *client);
 
 /* The message of the last failed call with this client ("" after a success). Never NULL;
