@@ -1,5 +1,6 @@
 #include "daemon/api/generation.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <ctime>
@@ -15,6 +16,7 @@
 #include "engine/chat/chat_template.h"
 #include "engine/chat/fim.h"
 #include "engine/core/error.h"
+#include "engine/model/memory_estimate.h"
 #include "engine/scheduler/scheduler.h"
 #include "engine/tokenizer/tokenizer.h"
 
@@ -184,11 +186,18 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
                                                          " tokens but model '" + m.name() + "' has a context of " +
                                                          std::to_string(m.context()));
       if (const uint64_t budget = st_.ctx.models.memory_budget()) {
+        // Admission uses the same estimator as `strata memory`: the KV pages this request's
+        // context will need at most (held + prompt + max_tokens), beyond what it holds already.
         const uint64_t used = st_.ctx.models.memory_in_use() + st_.ctx.sessions.kv_bytes();
-        if (used > budget)
-          throw rate_limited("memory_budget", "models and sessions use " + std::to_string(used) +
-                                                  " bytes, more than the memory budget of " + std::to_string(budget) +
-                                                  "; delete sessions or retry later");
+        const int64_t final_tokens = std::min<int64_t>(needed + std::max<int64_t>(req.options.max_tokens, 0), m.context());
+        const uint64_t kv_needed = estimate_memory(m.model(), final_tokens, KvType::F16).kv_bytes;
+        const uint64_t kv_held = req.sequence ? req.sequence->kv().allocated_bytes() : 0;
+        const uint64_t growth = kv_needed > kv_held ? kv_needed - kv_held : 0;
+        if (used + growth > budget)
+          throw rate_limited("memory_budget", "this request's context of " + std::to_string(final_tokens) + " tokens needs " +
+                                                  std::to_string(growth) + " more bytes of KV cache; models and sessions use " +
+                                                  std::to_string(used) + " bytes of the memory budget of " +
+                                                  std::to_string(budget) + "; delete sessions, lower max_tokens or retry later");
       }
       if (!session) fallback_history_.clear();
 

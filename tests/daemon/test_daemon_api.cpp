@@ -302,6 +302,24 @@ TEST(DaemonApi, MemoryBudgetRefusesAModelThatDoesNotFit) {
   EXPECT_EQ(http_request(d.socket(), "GET", "/v1/models").status, 200);
 }
 
+TEST(DaemonApi, MemoryBudgetRefusesARequestWhoseContextWouldNotFit) {
+  // mini-llama2-Q8_0: 21.5 MB of weights, 2048 bytes of f16 KV per token (4 layers x 4 KV heads
+  // x 32 x 2 x 2). A 22 MiB budget leaves ~1.5 MB: a short request (one 256-token page, 0.5 MB)
+  // fits; one that may grow to 1,500 tokens (6 pages, 3 MB) is refused before it starts.
+  DaemonOptions o;
+  o.tiny_model = false;
+  o.config_text = "[memory]\nbudget = \"22MiB\"\n[models.mini]\npath = \"" +
+                  strata::test::shared_path("models/mini-llama2-Q8_0.gguf").string() + "\"\n";
+  DaemonProcess d(o);
+  post_json(d, "/v1/completions", R"({"model":"mini","prompt":"x","max_tokens":8})");
+  json::object e = post_json(d, "/v1/completions", R"({"model":"mini","prompt":"x","max_tokens":1500})", 429);
+  EXPECT_EQ(e["error"].at("code"), "memory_budget");
+  const std::string message(e["error"].at("message").as_string());
+  EXPECT_NE(message.find("tokens needs"), std::string::npos) << message;
+  EXPECT_NE(message.find(std::to_string(22u << 20)), std::string::npos) << message;  // the budget, in bytes
+  post_json(d, "/v1/completions", R"({"model":"mini","prompt":"x","max_tokens":8})");  // still serving
+}
+
 TEST(DaemonApi, AModelThatFailsToLoadIsA500AndTheDaemonKeepsServing) {
   DaemonProcess d(two_models("[models.broken]\npath = \"/nonexistent/model.gguf\"\n"));
   json::object e = post_json(d, "/v1/completions", R"({"model":"broken","prompt":"x"})", 500);
