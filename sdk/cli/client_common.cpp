@@ -154,4 +154,21 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
+client::Response generate_to_stdout(client::Client& c, const client::GenerateRequest& req,
+                                    std::unique_ptr<LoadingIndicator> loading) {
+  char last = '\n';
+  client::Response r = c.generate(req, [&](int32_t, std::string_view text) {
+    if (loading) loading.reset();
+    if (text.empty()) return true;
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+    last = text.back();
+    return true;
+  });
+  loading.reset();
+  if (last != '\n') std::fputc('\n', stdout);
+  std::fflush(stdout);
+  return r;
+}
+
 }  // namespace strata::cli

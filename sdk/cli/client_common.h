@@ -66,6 +66,11 @@ class LoadingIndicator {
 // model is not loaded yet (it loads on the first request) or is loading. Otherwise null.
 std::unique_ptr<LoadingIndicator> indicate_loading(client::Client& c, const std::string& model);
 
+// Generates through the daemon, streaming the text to stdout as it arrives (ending with a
+// newline) and stopping `loading` at the first token.
+client::Response generate_to_stdout(client::Client& c, const client::GenerateRequest& req,
+                                    std::unique_ptr<LoadingIndicator> loading);
+
 std::string human_bytes(int64_t bytes);
 std::string human_age(int64_t unix_seconds);  // "5m ago"
 std::string human_duration(double seconds);   // "2h 03m"

@@ -52,19 +52,7 @@ void chat(const ChatOptions& o) {
     req.prompt = line + "\n";
     if (o.has_max_tokens) req.max_tokens = o.max_tokens;
     if (o.has_temperature) req.temperature = o.temperature;
-    std::unique_ptr<LoadingIndicator> loading = indicate_loading(c, model);
-    char last = '\n';
-    client::Response r = c.generate(req, [&](int32_t, std::string_view text) {
-      if (loading) loading.reset();
-      if (text.empty()) return true;
-      std::fwrite(text.data(), 1, text.size(), stdout);
-      std::fflush(stdout);
-      last = text.back();
-      return true;
-    });
-    loading.reset();
-    if (last != '\n') std::fputc('\n', stdout);
-    std::fflush(stdout);
+    client::Response r = generate_to_stdout(c, req, indicate_loading(c, model));
     session = r.session;
   }
   if (interactive) std::fputc('\n', stdout);

@@ -71,17 +71,7 @@ void run(const RunOptions& o) {
     std::fwrite(r.json.data(), 1, r.json.size(), stdout);
     std::fputc('\n', stdout);
   } else {
-    char last = '\n';
-    r = c.generate(req, [&](int32_t, std::string_view text) {
-      if (loading) loading.reset();
-      if (text.empty()) return true;
-      std::fwrite(text.data(), 1, text.size(), stdout);
-      std::fflush(stdout);
-      last = text.back();
-      return true;
-    });
-    loading.reset();
-    if (last != '\n') std::fputc('\n', stdout);
+    r = generate_to_stdout(c, req, std::move(loading));
   }
   std::fflush(stdout);
   if (stderr_is_tty() && !r.session.empty())

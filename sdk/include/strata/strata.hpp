@@ -168,17 +168,8 @@ class Client {
     p.model = req.model.c_str();
     p.prompt = req.prompt.c_str();
     p.session = req.session.c_str();
-    if (req.max_tokens) p.max_tokens = *req.max_tokens;
-    if (req.top_k) p.top_k = *req.top_k;
-    if (req.temperature) p.temperature = *req.temperature;
-    if (req.top_p) p.top_p = *req.top_p;
-    if (req.seed) {
-      p.has_seed = 1;
-      p.seed = *req.seed;
-    }
     const std::vector<const char*> stop = c_strings(req.stop);
-    p.stop = stop.data();
-    p.n_stop = stop.size();
+    set_sampling(p, req, stop);
     Stream stream{on_token, nullptr};
     strata_response* out = nullptr;
     const strata_result r = strata_generate(handle(), &p, on_token ? &Stream::trampoline : nullptr, &stream, &out);
@@ -194,17 +185,8 @@ class Client {
     for (const Message& m : req.messages) messages.push_back({m.role.c_str(), m.content.c_str()});
     p.messages = messages.data();
     p.n_messages = messages.size();
-    if (req.max_tokens) p.max_tokens = *req.max_tokens;
-    if (req.top_k) p.top_k = *req.top_k;
-    if (req.temperature) p.temperature = *req.temperature;
-    if (req.top_p) p.top_p = *req.top_p;
-    if (req.seed) {
-      p.has_seed = 1;
-      p.seed = *req.seed;
-    }
     const std::vector<const char*> stop = c_strings(req.stop);
-    p.stop = stop.data();
-    p.n_stop = stop.size();
+    set_sampling(p, req, stop);
     Stream stream{on_token, nullptr};
     strata_response* out = nullptr;
     const strata_result r = strata_chat(handle(), &p, on_token ? &Stream::trampoline : nullptr, &stream, &out);
@@ -289,6 +271,21 @@ class Client {
       }
     }
   };
+
+  // The sampling fields that generate and chat requests share, copied into their C params.
+  template <typename Params, typename Request>
+  static void set_sampling(Params& p, const Request& req, const std::vector<const char*>& stop) {
+    if (req.max_tokens) p.max_tokens = *req.max_tokens;
+    if (req.top_k) p.top_k = *req.top_k;
+    if (req.temperature) p.temperature = *req.temperature;
+    if (req.top_p) p.top_p = *req.top_p;
+    if (req.seed) {
+      p.has_seed = 1;
+      p.seed = *req.seed;
+    }
+    p.stop = stop.data();
+    p.n_stop = stop.size();
+  }
 
   static std::vector<const char*> c_strings(const std::vector<std::string>& v) {
     std::vector<const char*> out;
