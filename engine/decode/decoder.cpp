@@ -27,6 +27,8 @@ void fit(std::vector<float>& v, int64_t n) {
 Decoder::Decoder(const Model& model, ThreadPool& pool) : model_(model), d_(model.desc()), pool_(pool) {
   const int pairs = static_cast<int>(d_.rope_dim / 2);
   inv_freq_.resize(pairs);
+  rope_cos_.resize(pairs);
+  rope_sin_.resize(pairs);
   const auto& factors = model.weights().rope_freq_factors;
   for (int i = 0; i < pairs; ++i) {
     double f = std::pow(static_cast<double>(d_.rope_freq_base), -2.0 * i / d_.rope_dim);
@@ -121,7 +123,8 @@ void Decoder::run_step(std::span<const DecodeItem> items) {
 
   if (n_out_rows > 0) {
     // Only the rows whose logits are wanted go through the output matrix.
-    std::vector<int64_t> rows;
+    std::vector<int64_t>& rows = logit_rows_;
+    rows.clear();
     for (size_t i = 0; i < items.size(); ++i) {
       if (!items[i].logits) continue;
       const auto& s = segments_[i];
@@ -199,7 +202,8 @@ void Decoder::norm(const TensorRef& w, const TensorRef& b, const float* x, float
 
 void Decoder::rope_rows(float* x, int n_heads) {
   const int pairs = static_cast<int>(inv_freq_.size());
-  std::vector<float> c(pairs), s(pairs);
+  float* c = rope_cos_.data();
+  float* s = rope_sin_.data();
   const int64_t row = int64_t(n_heads) * d_.head_dim;
   for (size_t t = 0; t < positions_.size(); ++t) {
     const double pos = static_cast<double>(positions_[t]);
@@ -208,7 +212,7 @@ void Decoder::rope_rows(float* x, int n_heads) {
       c[i] = std::cos(theta);
       s[i] = std::sin(theta);
     }
-    cpu::rope(x + t * row, n_heads, static_cast<int>(d_.head_dim), static_cast<int>(d_.rope_dim), c.data(), s.data(),
+    cpu::rope(x + t * row, n_heads, static_cast<int>(d_.head_dim), static_cast<int>(d_.rope_dim), c, s,
               d_.rope_type == STRATA_ROPE_NEOX);
   }
 }

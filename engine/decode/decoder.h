@@ -68,6 +68,8 @@ class Decoder {
   std::vector<KvSpan> spans_;
   std::vector<Segment> segments_;
   std::vector<int64_t> positions_;  // per batch row
+  std::vector<int64_t> logit_rows_;  // batch rows whose logits are wanted
+  std::vector<float> rope_cos_, rope_sin_;  // one token's angles, per rotated pair
   // Activations of the current batch, [n][width].
   std::vector<float> x_, xn_, q_, k_, v_, attn_, tmp_, gate_, up_, out_logits_;
 };

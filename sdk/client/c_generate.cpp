@@ -158,29 +158,25 @@ const json::object* first_choice(const json::object& o) {
   return &object_of(choices->front(), "a choice");
 }
 
+// Zeroes a params struct and marks its sampling fields "use the daemon's default" (-1).
+template <typename Params>
+void init_params(Params* params) {
+  if (!params) return;
+  std::memset(params, 0, sizeof *params);
+  params->struct_size = sizeof *params;
+  params->max_tokens = -1;
+  params->top_k = -1;
+  params->temperature = -1;
+  params->top_p = -1;
+}
+
 }  // namespace
 
 extern "C" {
 
-void strata_generate_params_init(strata_generate_params* params) {
-  if (!params) return;
-  std::memset(params, 0, sizeof *params);
-  params->struct_size = sizeof *params;
-  params->max_tokens = -1;
-  params->top_k = -1;
-  params->temperature = -1;
-  params->top_p = -1;
-}
+void strata_generate_params_init(strata_generate_params* params) { init_params(params); }
 
-void strata_chat_params_init(strata_chat_params* params) {
-  if (!params) return;
-  std::memset(params, 0, sizeof *params);
-  params->struct_size = sizeof *params;
-  params->max_tokens = -1;
-  params->top_k = -1;
-  params->temperature = -1;
-  params->top_p = -1;
-}
+void strata_chat_params_init(strata_chat_params* params) { init_params(params); }
 
 strata_result strata_generate(strata_client* client, const strata_generate_params* p, strata_token_fn on_token,
                               void* user_data, strata_response** out) {

@@ -52,16 +52,20 @@ struct Options {
 };
 
 // Fields left empty are not sent: the daemon's defaults apply.
-struct GenerateRequest {
-  std::string model;
-  std::string prompt;
-  std::string session;  // empty: a new session
+// Sampling fields shared by generate and chat requests; unset ones take the daemon's defaults.
+struct SamplingOptions {
   std::optional<int32_t> max_tokens;
   std::optional<int32_t> top_k;
   std::optional<double> temperature;
   std::optional<double> top_p;
   std::optional<uint64_t> seed;
   std::vector<std::string> stop;
+};
+
+struct GenerateRequest : SamplingOptions {
+  std::string model;
+  std::string prompt;
+  std::string session;  // empty: a new session
 };
 
 struct Message {
@@ -69,15 +73,9 @@ struct Message {
   std::string content;
 };
 
-struct ChatRequest {
+struct ChatRequest : SamplingOptions {
   std::string model;
   std::vector<Message> messages;
-  std::optional<int32_t> max_tokens;
-  std::optional<int32_t> top_k;
-  std::optional<double> temperature;
-  std::optional<double> top_p;
-  std::optional<uint64_t> seed;
-  std::vector<std::string> stop;
 };
 
 struct Response {
@@ -273,8 +271,8 @@ class Client {
   };
 
   // The sampling fields that generate and chat requests share, copied into their C params.
-  template <typename Params, typename Request>
-  static void set_sampling(Params& p, const Request& req, const std::vector<const char*>& stop) {
+  template <typename Params>
+  static void set_sampling(Params& p, const SamplingOptions& req, const std::vector<const char*>& stop) {
     if (req.max_tokens) p.max_tokens = *req.max_tokens;
     if (req.top_k) p.top_k = *req.top_k;
     if (req.temperature) p.temperature = *req.temperature;
