@@ -335,7 +335,7 @@ TEST(DaemonApi, AModelThatFailsToLoadIsA500AndTheDaemonKeepsServing) {
     }
   EXPECT_TRUE(found);
   post_json(d, "/v1/completions", R"({"model":"tiny","prompt":"x","max_tokens":2})");
-  EXPECT_NE(d.log().find("model broken failed to load"), std::string::npos);
+  EXPECT_TRUE(d.wait_for_log("model broken failed to load")) << d.log();
 }
 
 TEST(DaemonApi, IdleUnloadKeepsSessionHistory) {
@@ -350,7 +350,7 @@ TEST(DaemonApi, IdleUnloadKeepsSessionHistory) {
   ASSERT_TRUE(wait_status(
       d, [](const json::object& s) { return s.at("models").at(0).at("loaded") == false; }, 15000))
       << "the idle model is unloaded";
-  EXPECT_NE(d.log().find("unloading model tiny (idle)"), std::string::npos);
+  EXPECT_TRUE(d.wait_for_log("unloading model tiny (idle)")) << d.log();
   json::object s = get_json(d, "/strata/v1/sessions/" + session);
   EXPECT_EQ(s["kv_resident"], false) << "its KV went with the model";
   EXPECT_EQ(s["tokens"].as_int64(), static_cast<int64_t>(p1.size() + g1.size()));

@@ -137,4 +137,13 @@ std::string DaemonProcess::log() const {
   return ss.str();
 }
 
+bool DaemonProcess::wait_for_log(const std::string& text, int timeout_ms) const {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (log().find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
 }  // namespace strata::test

@@ -46,6 +46,8 @@ class DaemonProcess {
   bool wait_ready(int timeout_s);
   // What the daemon wrote to stderr so far.
   std::string log() const;
+  // Waits until the log contains `text` (log lines can trail the event a test saw); false on timeout.
+  bool wait_for_log(const std::string& text, int timeout_ms = 10000) const;
 
  private:
   std::filesystem::path dir_, socket_, config_, log_path_;
