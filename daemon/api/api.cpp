@@ -44,6 +44,11 @@ class MeteredExchange final : public Exchange {
     inner_->respond(status, content_type, std::move(body));
     finish(status);
   }
+  void respond_with_fd(int status, std::string_view content_type, std::string body, int fd) override {
+    if (done_) return;
+    inner_->respond_with_fd(status, content_type, std::move(body), fd);
+    finish(status);
+  }
   void start_events() override {
     if (done_) return;
     streaming_ = true;
@@ -104,6 +109,11 @@ ApiError unknown_model(const ApiState& st, const std::string& name) {
 
 Api::Api(ApiContext context, const Config& config) : state_(std::make_unique<ApiState>(std::move(context))) {
   configure(config);
+  state_->shm = std::make_unique<ShmChannels>(config.state_dir);
+  if (const size_t stale = state_->shm->remove_stale())
+    state_->ctx.log.info("removed " + std::to_string(stale) + " shared-memory segment(s) left by an earlier run (" +
+                         state_->shm->prefix() + "*)");
+  state_->ctx.log.info("shared-memory channels are segments /dev/shm/" + state_->shm->prefix() + "*");
 }
 
 Api::~Api() = default;
@@ -111,6 +121,12 @@ Api::~Api() = default;
 void Api::configure(const Config& config) {
   state_->limits.max_tokens = config.max_tokens;
   state_->limits.default_max_tokens = config.default_max_tokens;
+  state_->shm_max_bytes = static_cast<uint64_t>(config.shm_max_bytes);
+  state_->shm_channels_per_user = config.shm_channels_per_user;
+}
+
+void Api::connection_closed(uint64_t connection) {
+  if (state_->shm) state_->shm->close_connection(connection);
 }
 
 int64_t Api::in_flight() const { return *state_->in_flight; }
@@ -132,8 +148,11 @@ void Api::handle(HttpRequest req, std::shared_ptr<Exchange> exchange) {
       case Route::ListSessions: return handle_list_sessions(st, req, ex);
       case Route::GetSession: return handle_get_session(st, req, m.session_id, ex);
       case Route::DeleteSession: return handle_delete_session(st, req, m.session_id, ex);
+      case Route::SnapshotSession: return handle_snapshot_session(st, req, m.session_id, ex);
       case Route::Status: return handle_status(st, req, ex);
       case Route::Metrics: return handle_metrics(st, req, ex);
+      case Route::OpenShm: return handle_open_shm(st, req, ex);
+      case Route::CloseShm: return handle_close_shm(st, req, m.session_id, ex);
     }
   } catch (const ApiError& e) {
     respond_error(*ex, e);

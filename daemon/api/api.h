@@ -33,6 +33,7 @@ class Api final : public RequestHandler {
   ~Api() override;
 
   void handle(HttpRequest request, std::shared_ptr<Exchange> exchange) override;
+  void connection_closed(uint64_t connection) override;
   // Takes new limits (SIGHUP).
   void configure(const Config& config);
   // Requests being answered now.

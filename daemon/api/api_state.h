@@ -12,6 +12,7 @@
 #include "daemon/api/api_error.h"
 #include "daemon/api/requests.h"
 #include "daemon/api/routes.h"
+#include "daemon/shm/shm_channels.h"
 
 namespace strata::daemon {
 
@@ -40,6 +41,9 @@ struct ApiState {
   ParseLimits limits;
   std::shared_ptr<int64_t> in_flight = std::make_shared<int64_t>(0);
   CancelSet generations;
+  std::unique_ptr<ShmChannels> shm;  // created with the state directory's name
+  uint64_t shm_max_bytes = 0;
+  int64_t shm_channels_per_user = 0;
 };
 
 // Route handlers (each in its own file). They throw ApiError for errors found before answering.
@@ -52,8 +56,15 @@ void handle_get_session(ApiState& st, const HttpRequest& req, const std::string&
                         const std::shared_ptr<Exchange>& ex);
 void handle_delete_session(ApiState& st, const HttpRequest& req, const std::string& id,
                            const std::shared_ptr<Exchange>& ex);
+void handle_snapshot_session(ApiState& st, const HttpRequest& req, const std::string& id,
+                             const std::shared_ptr<Exchange>& ex);
 void handle_status(ApiState& st, const HttpRequest& req, const std::shared_ptr<Exchange>& ex);
 void handle_metrics(ApiState& st, const HttpRequest& req, const std::shared_ptr<Exchange>& ex);
+void handle_open_shm(ApiState& st, const HttpRequest& req, const std::shared_ptr<Exchange>& ex);
+void handle_close_shm(ApiState& st, const HttpRequest& req, const std::string& id,
+                      const std::shared_ptr<Exchange>& ex);
+// The caller's channel named by a request, or 404 shm_channel_not_found.
+std::shared_ptr<const ShmChannel> find_shm_channel(ApiState& st, const HttpRequest& req, const std::string& id);
 
 // Answers an error (or, when events were already started, sends it as a last event).
 void respond_error(Exchange& ex, const ApiError& error);

@@ -12,6 +12,7 @@
 #include "daemon/metrics/metrics.h"
 #include "daemon/models/model_registry.h"
 #include "daemon/sessions/random_id.h"
+#include "daemon/sessions/session_snapshots.h"
 #include "daemon/sessions/session_store.h"
 #include "engine/chat/chat_template.h"
 #include "engine/chat/fim.h"
@@ -162,19 +163,44 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     if (!plan_.fields.seed_given) req.sampling.seed = random_seed();
     req.options.max_tokens = plan_.fields.max_tokens;
     req.stop = plan_.fields.stop;
+    req.top_probs = plan_.top_probs;
+    req.keep_logits = plan_.logits;
+    if (plan_.shm_output) check_shm_output_room(m);
 
     Session* session = plan_.kind == OutputKind::Native ? attach_session() : nullptr;
     try {
       int64_t held = 0;  // tokens already in the sequence's context
+      SessionSnapshots* snapshots = st_.ctx.sessions.snapshots();
+      SessionSnapshots::Restored restored_prefix;
+      if (session && !session->sequence && !session->history.empty() && snapshots) {
+        // Its KV may be on disk (after a restart or an unload): restore the verified prefix; the
+        // rest of the history becomes the sequence's pending tokens, prefilled below.
+        auto restored = snapshots->restore(*session, m);
+        if (restored.sequence) {
+          session->sequence = std::move(restored.sequence);
+          restored_tokens_ = restored.restored_tokens;
+        }
+      }
       if (session && session->sequence) {
         req.sequence = session->sequence;
         held = static_cast<int64_t>(session->sequence->tokens().size() + session->sequence->pending().size());
+        prefilled_tokens_ = static_cast<int64_t>(session->sequence->pending().size() + tokens.size());
         req.prompt = std::move(tokens);
+      } else if (session && new_session_ && snapshots &&
+                 (restored_prefix = snapshots->restore_prefix(tokens, plan_.peer.uid, m)).sequence) {
+        // A new session whose prompt starts with pages stored for this uid: reuse their KV.
+        req.sequence = restored_prefix.sequence;
+        held = restored_prefix.restored_tokens;
+        restored_tokens_ = restored_prefix.restored_tokens;
+        req.prompt.assign(tokens.begin() + restored_prefix.restored_tokens, tokens.end());
+        prefilled_tokens_ = static_cast<int64_t>(req.prompt.size());
+        fallback_history_ = tokens;
       } else if (session) {
         // No KV (new session, or its model was unloaded since): prefill the whole history.
         req.prompt = session->history;
         req.prompt.insert(req.prompt.end(), tokens.begin(), tokens.end());
         fallback_history_ = req.prompt;
+        prefilled_tokens_ = static_cast<int64_t>(req.prompt.size());
       } else {
         req.prompt = std::move(tokens);
       }
@@ -188,9 +214,10 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
       if (const uint64_t budget = st_.ctx.models.memory_budget()) {
         // Admission uses the same estimator as `strata memory`: the KV pages this request's
         // context will need at most (held + prompt + max_tokens), beyond what it holds already.
-        const uint64_t used = st_.ctx.models.memory_in_use() + st_.ctx.sessions.kv_bytes();
+        // Sessions' KV pages come from the models' pools, which memory_in_use() counts.
+        const uint64_t used = st_.ctx.models.memory_in_use();
         const int64_t final_tokens = std::min<int64_t>(needed + std::max<int64_t>(req.options.max_tokens, 0), m.context());
-        const uint64_t kv_needed = estimate_memory(m.model(), final_tokens, KvType::F16).kv_bytes;
+        const uint64_t kv_needed = estimate_memory(m.model(), final_tokens, m.kv_type()).kv_bytes;
         const uint64_t kv_held = req.sequence ? req.sequence->kv().allocated_bytes() : 0;
         const uint64_t growth = kv_needed > kv_held ? kv_needed - kv_held : 0;
         if (used + growth > budget)
@@ -220,6 +247,35 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
       ex_->start_events();
       if (plan_.kind == OutputKind::Chat) ex_->send_event(chat_first_chunk(ids_));
     }
+  }
+
+  // The channel must hold the most the request can write (max_tokens steps), known now that the
+  // vocabulary is: refusing at the start beats failing after the generation.
+  void check_shm_output_room(const LoadedModel& m) const {
+    const uint64_t n_vocab = static_cast<uint64_t>(m.tokenizer().n_vocab());
+    const uint64_t k = std::min<uint64_t>(static_cast<uint64_t>(plan_.top_probs), n_vocab);
+    const uint64_t need = static_cast<uint64_t>(plan_.fields.max_tokens) * k * 8 + (plan_.logits ? n_vocab * 4 : 0);
+    const uint64_t size = plan_.shm_output->segment->size();
+    if (plan_.shm_output_offset + need > size)
+      throw bad_request("shm_too_small", "the outputs need " + std::to_string(need) + " bytes from shm.output_offset " +
+                                             std::to_string(plan_.shm_output_offset) + " but the channel holds " +
+                                             std::to_string(size) + " bytes");
+  }
+
+  // Writes top_probs and logits into the output channel: token ids, then probabilities, then
+  // logits, each packed. Fills the offsets of `in`; false when the segment was shrunk meanwhile.
+  bool write_shm_output(const GenerationOutcome& out, InspectOutputs& in) const {
+    const ShmSegment& seg = *plan_.shm_output->segment;
+    auto bytes = [](auto span) { return std::as_bytes(span); };
+    auto put = [&](uint64_t at, std::span<const std::byte> b) {
+      return b.empty() || seg.write(at, {reinterpret_cast<const char*>(b.data()), b.size()});
+    };
+    in.shm_channel = plan_.shm_output->id;
+    in.ids_offset = plan_.shm_output_offset;
+    in.probs_offset = in.ids_offset + out.top_ids.size() * sizeof(int32_t);
+    in.logits_offset = in.probs_offset + out.top_probs.size() * sizeof(float);
+    return put(in.ids_offset, bytes(std::span(out.top_ids))) && put(in.probs_offset, bytes(std::span(out.top_probs))) &&
+           put(in.logits_offset, bytes(std::span(out.logits)));
   }
 
   void on_token(const TokenEvent& ev) {
@@ -262,15 +318,27 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     st_.ctx.metrics.add_prompt_tokens(prompt_count_);
     if (!out.error.empty()) return fail(server_error("generation_failed", out.error));
 
-    const Usage usage{prompt_count_, static_cast<int64_t>(r.tokens.size())};
+    Usage usage{prompt_count_, static_cast<int64_t>(r.tokens.size())};
+    usage.restored_tokens = restored_tokens_;
+    usage.prefilled_tokens = prefilled_tokens_;
+    if (plan_.kind == OutputKind::Native)
+      if (SessionSnapshots* snapshots = st_.ctx.sessions.snapshots()) snapshots->count_prefilled(prefilled_tokens_);
     const std::string_view finish = openai_finish(r.finish);
+    InspectOutputs inspect;
+    inspect.top_k = plan_.top_probs > 0 ? out.top_k : 0;
+    inspect.top_ids = out.top_ids;
+    inspect.top_probs = out.top_probs;
+    inspect.logits = plan_.logits;
+    inspect.logit_values = out.logits;
+    if (plan_.shm_output && !write_shm_output(out, inspect))
+      return fail(bad_request("shm_out_of_range", "the channel's segment was shrunk before the outputs were written"));
     if (streaming_) {
       switch (plan_.kind) {
         case OutputKind::Completion: ex_->send_event(completion_last_chunk(ids_, finish, usage)); break;
         case OutputKind::Chat: ex_->send_event(chat_last_chunk(ids_, finish, usage)); break;
         case OutputKind::Native:
-          ex_->send_event(
-              native_body(session_id_, plan_.fields.model, r.text, r.tokens, finish_reason_name(r.finish), usage));
+          ex_->send_event(native_body(session_id_, plan_.fields.model, r.text, r.tokens, finish_reason_name(r.finish),
+                                      usage, &inspect));
           break;
       }
       ex_->send_event("[DONE]");
@@ -280,9 +348,9 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
         case OutputKind::Completion: respond_json(*ex_, 200, completion_body(ids_, r.text, finish, usage)); break;
         case OutputKind::Chat: respond_json(*ex_, 200, chat_body(ids_, r.text, finish, usage)); break;
         case OutputKind::Native:
-          respond_json(
-              *ex_, 200,
-              native_body(session_id_, plan_.fields.model, r.text, r.tokens, finish_reason_name(r.finish), usage));
+          respond_json(*ex_, 200,
+                       native_body(session_id_, plan_.fields.model, r.text, r.tokens, finish_reason_name(r.finish),
+                                   usage, &inspect));
           break;
       }
     }
@@ -322,6 +390,8 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
   std::string session_id_;
   bool new_session_ = false;
   int64_t prompt_count_ = 0;
+  int64_t restored_tokens_ = 0;   // history tokens whose KV came from a snapshot
+  int64_t prefilled_tokens_ = 0;  // tokens this request computes before sampling (history and prompt)
   std::vector<int32_t> fallback_history_;  // session history + prompt, when the session had no sequence
   bool streaming_ = false;
   bool finished_ = false;

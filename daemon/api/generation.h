@@ -23,6 +23,10 @@ struct GenerationPlan {
   std::vector<ChatMessage> messages;  // Chat
   std::string session;                // Native: "" = a new session
   PeerIdentity peer;
+  int32_t top_probs = 0;              // Native: per-token top-K probabilities
+  bool logits = false;                // Native: the last computed position's logits
+  std::shared_ptr<const ShmChannel> shm_output;  // Native: write the two above into this channel
+  uint64_t shm_output_offset = 0;
 };
 
 // Answers through `ex`, now or later (on the I/O thread).

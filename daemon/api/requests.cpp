@@ -217,6 +217,39 @@ std::string message_content(const json::value* v) {
   return text;
 }
 
+ShmUse shm_field(const json::value& v) {
+  const json::object* o = v.if_object();
+  if (!o) throw wrong_type("shm", "an object");
+  check_known(*o, {"channel", "prompt", "output_offset"});
+  ShmUse u;
+  auto channel = string_field(*o, "channel");
+  if (!channel) throw bad_request("missing_field", "'shm.channel' is required");
+  u.channel = std::move(*channel);
+  constexpr int64_t kMaxOffset = int64_t{1} << 48;
+  if (const json::value* p = field(*o, "prompt")) {
+    const json::object* po = p->if_object();
+    if (!po) throw wrong_type("shm.prompt", "an object {offset, length, type}");
+    check_known(*po, {"offset", "length", "type"});
+    u.has_prompt = true;
+    u.prompt_offset = static_cast<uint64_t>(integer(field(*po, "offset"), "shm.prompt.offset", 0, kMaxOffset).value_or(0));
+    auto length = integer(field(*po, "length"), "shm.prompt.length", 0, kMaxOffset);
+    if (!length) throw bad_request("missing_field", "'shm.prompt.length' is required");
+    u.prompt_length = static_cast<uint64_t>(*length);
+    auto type = string_field(*po, "type").value_or("text");
+    if (type != "text" && type != "tokens")
+      throw bad_request("invalid_value", "'shm.prompt.type' must be \"text\" or \"tokens\"");
+    u.prompt_is_tokens = type == "tokens";
+    if (u.prompt_is_tokens && u.prompt_length % 4 != 0)
+      throw bad_request("invalid_value", "'shm.prompt.length' must be a multiple of 4 for token ids");
+  }
+  if (auto off = integer(field(*o, "output_offset"), "shm.output_offset", 0, kMaxOffset)) {
+    if (*off % 8 != 0) throw bad_request("invalid_value", "'shm.output_offset' must be a multiple of 8");
+    u.has_output = true;
+    u.output_offset = static_cast<uint64_t>(*off);
+  }
+  return u;
+}
+
 }  // namespace
 
 CompletionRequest parse_completion_request(std::string_view body, const ParseLimits& limits) {
@@ -255,12 +288,34 @@ ChatRequest parse_chat_request(std::string_view body, const ParseLimits& limits)
 GenerateRequest parse_generate_request(std::string_view body, const ParseLimits& limits) {
   const json::object o = parse_object(body);
   check_known(o, {"model", "prompt", "max_tokens", "temperature", "top_p", "top_k", "min_p", "repeat_penalty",
-                  "frequency_penalty", "presence_penalty", "seed", "stop", "session", "stream"});
+                  "frequency_penalty", "presence_penalty", "seed", "stop", "session", "stream", "top_probs",
+                  "logits", "shm"});
   GenerateRequest r;
   common_fields(o, limits, false, r);
-  r.prompt = prompt_field(o, "prompt");
+  if (const json::value* s = field(o, "shm")) r.shm = shm_field(*s);
+  if (r.shm && r.shm->has_prompt) {
+    if (field(o, "prompt")) throw bad_request("invalid_value", "give the prompt either in 'prompt' or in 'shm.prompt'");
+  } else {
+    r.prompt = prompt_field(o, "prompt");
+  }
   if (auto s = string_field(o, "session")) r.session = std::move(*s);
+  if (auto k = integer(o, "top_probs", 0, kMaxTopProbEntries)) r.top_probs = static_cast<int32_t>(*k);
+  if (r.top_probs > 0 && r.max_tokens * r.top_probs > kMaxTopProbEntries)
+    throw bad_request("invalid_value", "max_tokens x top_probs must be at most " + std::to_string(kMaxTopProbEntries) +
+                                           ", got " + std::to_string(r.max_tokens * r.top_probs));
+  if (const json::value* l = field(o, "logits")) {
+    if (!l->is_bool()) throw wrong_type("logits", "a boolean");
+    r.logits = l->get_bool();
+  }
   return r;
+}
+
+uint64_t parse_shm_open_request(std::string_view body) {
+  const json::object o = parse_object(body);
+  check_known(o, {"size"});
+  auto size = integer(o, "size", 1, int64_t{1} << 48);
+  if (!size) throw bad_request("missing_field", "'size' is required");
+  return static_cast<uint64_t>(*size);
 }
 
 bool is_session_id(std::string_view id) {

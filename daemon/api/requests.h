@@ -47,14 +47,33 @@ struct ChatRequest : GenerationFields {
   std::vector<ChatMessage> messages;  // roles: system, user, assistant, tool
 };
 
+// Where a generate request's bulk data lies in a shared-memory channel (POST /strata/v1/shm).
+struct ShmUse {
+  std::string channel;                  // the channel id
+  bool has_prompt = false;              // the prompt is in the channel, not in "prompt"
+  uint64_t prompt_offset = 0, prompt_length = 0;
+  bool prompt_is_tokens = false;        // int32 token ids (native byte order) instead of UTF-8 text
+  bool has_output = false;              // top_probs / logits are written to the channel, not to JSON
+  uint64_t output_offset = 0;
+};
+
+// top_probs entries (tokens x K) one request may ask for at most: 64 MiB of ids and probabilities.
+constexpr int64_t kMaxTopProbEntries = int64_t{1} << 23;
+
 struct GenerateRequest : GenerationFields {
   PromptInput prompt;
   std::string session;  // "" = create a new session
+  int32_t top_probs = 0;  // > 0: per generated token, the K most likely tokens and their probabilities
+  bool logits = false;    // the last computed position's logits
+  std::optional<ShmUse> shm;
 };
 
 CompletionRequest parse_completion_request(std::string_view body, const ParseLimits& limits);
 ChatRequest parse_chat_request(std::string_view body, const ParseLimits& limits);
 GenerateRequest parse_generate_request(std::string_view body, const ParseLimits& limits);
+
+// POST /strata/v1/shm: {"size": BYTES}; returns the size (>= 1; the route checks the limit).
+uint64_t parse_shm_open_request(std::string_view body);
 
 // Session ids are 32 lowercase hex digits.
 bool is_session_id(std::string_view id);

@@ -34,6 +34,7 @@ RouteMatch match_route(std::string_view method, std::string_view target) {
       {"/strata/v1/sessions", "GET", Route::ListSessions},
       {"/strata/v1/status", "GET", Route::Status},
       {"/metrics", "GET", Route::Metrics},
+      {"/strata/v1/shm", "POST", Route::OpenShm},
   };
   for (const auto& f : kFixed) {
     if (path != f.path) continue;
@@ -48,6 +49,20 @@ RouteMatch match_route(std::string_view method, std::string_view target) {
       if (method == "DELETE") return {Route::DeleteSession, std::string(id)};
       throw method_not_allowed(method, "/strata/v1/sessions/{id}", "GET, DELETE");
     }
+    constexpr std::string_view kSnapshot = "/snapshot";
+    if (id.ends_with(kSnapshot) && id.size() > kSnapshot.size() &&
+        id.substr(0, id.size() - kSnapshot.size()).find('/') == std::string_view::npos) {
+      if (method == "POST") return {Route::SnapshotSession, std::string(id.substr(0, id.size() - kSnapshot.size()))};
+      throw method_not_allowed(method, "/strata/v1/sessions/{id}/snapshot", "POST");
+    }
+  }
+  constexpr std::string_view kShm = "/strata/v1/shm/";
+  if (path.starts_with(kShm) && path.size() > kShm.size()) {
+    std::string_view id = path.substr(kShm.size());
+    if (id.find('/') == std::string_view::npos) {
+      if (method == "DELETE") return {Route::CloseShm, std::string(id)};
+      throw method_not_allowed(method, "/strata/v1/shm/{id}", "DELETE");
+    }
   }
   throw not_found("unknown_route", "no route " + printable(path));
 }
@@ -61,8 +76,11 @@ std::string_view route_pattern(Route route) {
     case Route::ListSessions: return "/strata/v1/sessions";
     case Route::GetSession:
     case Route::DeleteSession: return "/strata/v1/sessions/{id}";
+    case Route::SnapshotSession: return "/strata/v1/sessions/{id}/snapshot";
     case Route::Status: return "/strata/v1/status";
     case Route::Metrics: return "/metrics";
+    case Route::OpenShm: return "/strata/v1/shm";
+    case Route::CloseShm: return "/strata/v1/shm/{id}";
   }
   return "unknown";
 }

@@ -14,13 +14,16 @@ enum class Route {
   ListSessions,     // GET    /strata/v1/sessions
   GetSession,       // GET    /strata/v1/sessions/{id}
   DeleteSession,    // DELETE /strata/v1/sessions/{id}
+  SnapshotSession,  // POST   /strata/v1/sessions/{id}/snapshot
   Status,           // GET    /strata/v1/status
   Metrics,          // GET    /metrics
+  OpenShm,          // POST   /strata/v1/shm
+  CloseShm,         // DELETE /strata/v1/shm/{id}
 };
 
 struct RouteMatch {
   Route route;
-  std::string session_id;  // GetSession, DeleteSession
+  std::string session_id;  // GetSession, DeleteSession, SnapshotSession; CloseShm: the channel id
 };
 
 // The query string (after '?') is ignored. Throws ApiError: 404 for an unknown path, 405 for a

@@ -7,12 +7,37 @@
 #include "daemon/api/utf8.h"
 #include "daemon/metrics/metrics.h"
 #include "daemon/models/model_registry.h"
+#include "daemon/sessions/session_snapshots.h"
 #include "daemon/sessions/session_store.h"
 #include "engine/core/version.h"
 
 namespace strata::daemon {
 
 namespace json = boost::json;
+
+namespace {
+// The tiered weight store's statistics (docs/tiered-weights.md); all in RAM when not tiered.
+json::object weights_json(const WeightStoreStats& w) {
+  return {{"ram_bytes", w.ram_bytes},
+          {"ssd_bytes", w.ssd_bytes},
+          {"gpu_bytes", w.gpu_bytes},
+          {"staging_bytes", w.staging_bytes},
+          {"ram_budget", w.ram_budget},
+          {"ssd_bytes_read", w.ssd_bytes_read},
+          {"ssd_bytes_per_token", w.ssd_bytes_per_step()},
+          {"io_seconds", w.io_seconds},
+          {"prefetch_stall_seconds", w.stall_seconds},
+          {"hidden_io_share", w.hidden_io_share()},
+          {"direct_io", w.direct_io}};
+}
+json::object memory_json(const LoadedModel::Memory& m) {
+  return {{"weights_bytes", m.weights_bytes},
+          {"kv_bytes", m.kv_bytes},
+          {"kv_free_bytes", m.kv_free_bytes},
+          {"scratch_bytes", m.scratch_bytes},
+          {"total_bytes", m.total()}};
+}
+}  // namespace
 
 void handle_status(ApiState& st, const HttpRequest& req, const std::shared_ptr<Exchange>& ex) {
   json::array models;
@@ -22,10 +47,9 @@ void handle_status(ApiState& st, const HttpRequest& req, const std::shared_ptr<E
                    {"loaded", m.loaded},
                    {"loading", m.loading},
                    {"context", m.context},
-                   {"memory",
-                    {{"weights_bytes", m.weights_bytes},
-                     {"kv_bytes", m.kv_bytes + st.ctx.sessions.kv_bytes(m.name)},
-                     {"scratch_bytes", 0}}},
+                   {"kv_type", m.kv_type},
+                   {"memory", memory_json(m.memory)},
+                   {"weights", weights_json(m.weights)},
                    {"sessions", st.ctx.sessions.count_for_model(m.name)},
                    {"queue", {{"queued", m.queued}, {"running", m.running}}},
                    {"requests", m.leases}};
@@ -34,17 +58,45 @@ void handle_status(ApiState& st, const HttpRequest& req, const std::shared_ptr<E
   }
   json::array sessions;
   for (const Session* s : st.ctx.sessions.list(req.peer.uid))
-    sessions.push_back(json::object{{"id", s->id}, {"model", s->model}, {"kv_bytes", s->kv_bytes}});
+    sessions.push_back(json::object{{"id", s->id},
+                                    {"model", s->model},
+                                    {"tokens", s->history.size()},
+                                    {"kv_bytes", s->kv_bytes},
+                                    {"kv_resident", s->sequence != nullptr}});
+  LoadedModel::Memory all;
+  for (const ModelStatus& m : st.ctx.models.status()) {
+    all.weights_bytes += m.memory.weights_bytes;
+    all.kv_bytes += m.memory.kv_bytes;
+    all.kv_free_bytes += m.memory.kv_free_bytes;
+    all.scratch_bytes += m.memory.scratch_bytes;
+  }
+  json::object memory = memory_json(all);
+  memory.emplace("budget_bytes", st.ctx.models.memory_budget());
+  // In use includes what models being loaded have reserved.
+  memory.emplace("in_use_bytes", st.ctx.models.memory_in_use());
   const double uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - st.ctx.started).count();
+  json::object snapshots{{"enabled", st.ctx.sessions.snapshots() != nullptr}};
+  if (SessionSnapshots* sn = st.ctx.sessions.snapshots()) {
+    const SnapshotCounters& c = sn->counters();
+    snapshots.emplace("disk_bytes", sn->disk_bytes());
+    snapshots.emplace("quota_bytes", sn->quota_bytes());
+    snapshots.emplace("hits", c.hits);
+    snapshots.emplace("misses", c.misses);
+    snapshots.emplace("restored_tokens", c.restored_tokens);
+    snapshots.emplace("prefilled_tokens", c.prefilled_tokens);
+    snapshots.emplace("restore_seconds", c.restore_seconds);
+    snapshots.emplace("saves", c.saves);
+    snapshots.emplace("chunks_written", c.chunks_written);
+    snapshots.emplace("chunks_dropped", c.chunks_dropped);
+  }
   json::object o{{"version", version_string()},
                  {"uptime_s", static_cast<int64_t>(uptime)},
                  {"models", std::move(models)},
                  {"sessions", std::move(sessions)},
                  {"requests", {{"in_flight", *st.in_flight}, {"generating", st.generations.size()}}},
                  {"connections", st.ctx.connections()},
-                 {"memory",
-                  {{"budget_bytes", st.ctx.models.memory_budget()},
-                   {"in_use_bytes", st.ctx.models.memory_in_use() + st.ctx.sessions.kv_bytes()}}}};
+                 {"memory", std::move(memory)},
+                 {"snapshots", std::move(snapshots)}};
   respond_json(*ex, 200, json::serialize(o));
 }
 
@@ -54,11 +106,13 @@ void handle_metrics(ApiState& st, const HttpRequest&, const std::shared_ptr<Exch
   g.requests_in_flight = *st.in_flight;
   g.connections = st.ctx.connections();
   for (const ModelStatus& m : st.ctx.models.status()) {
-    g.kv_bytes += m.kv_bytes;
-    g.models.push_back({m.name, m.loaded, m.loading, m.queued, m.running, m.weights_bytes});
+    g.kv_bytes += m.memory.kv_bytes;
+    g.models.push_back({m.name, m.loaded, m.loading, m.queued, m.running, m.memory.weights_bytes,
+                        m.memory.kv_bytes, m.memory.scratch_bytes});
   }
-  g.kv_bytes += st.ctx.sessions.kv_bytes();
-  ex->respond(200, "text/plain; version=0.0.4; charset=utf-8", st.ctx.metrics.render(g));
+  std::string text = st.ctx.metrics.render(g);
+  if (SessionSnapshots* sn = st.ctx.sessions.snapshots()) text += sn->metrics_text();
+  ex->respond(200, "text/plain; version=0.0.4; charset=utf-8", text);
 }
 
 }  // namespace strata::daemon

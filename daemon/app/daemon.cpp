@@ -11,6 +11,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
+#include <ctime>
 #include <filesystem>
 
 #include "daemon/api/api.h"
@@ -20,6 +21,7 @@
 #include "daemon/server/http_server.h"
 #include "daemon/server/listen_address.h"
 #include "daemon/server/socket_setup.h"
+#include "daemon/sessions/session_snapshots.h"
 #include "daemon/sessions/session_store.h"
 #include "daemon/systemd/systemd.h"
 #include "engine/core/version.h"
@@ -65,13 +67,20 @@ struct Daemon::Impl {
         sessions(static_cast<size_t>(config.max_sessions)),
         models(
             log, [this](std::function<void()> f) { asio::post(io, std::move(f)); },
-            [this](const std::string& model) { sessions.drop_kv(model); }),
+            [this](const std::string& model) {
+              // The KV goes with the model: save what changed first (bounded), keep the history.
+              if (snapshots)
+                snapshots->save_all(sessions, model,
+                                    Clock::now() + std::chrono::seconds(config.snapshot_shutdown_seconds));
+              sessions.drop_kv(model);
+            }),
         api(ApiContext{log, models, sessions, metrics,
                        [this](std::function<void()> f) { asio::post(io, std::move(f)); },
                        [this] { return server ? server->connection_count() : 0; }, Clock::now()},
             config) {}
 
   void open_listeners();
+  void open_snapshots();
   void wait_signal();
   void on_signal(int sig);
   void reload();
@@ -99,6 +108,7 @@ struct Daemon::Impl {
   asio::steady_timer housekeeping, watchdog, stop_timer;
   Metrics metrics;
   SessionStore sessions;
+  std::unique_ptr<SessionSnapshots> snapshots;  // null when snapshots are off or could not open
   ModelRegistry models;
   Api api;
   std::unique_ptr<HttpServer> server;
@@ -156,6 +166,22 @@ void Daemon::Impl::open_listeners() {
   }
 }
 
+void Daemon::Impl::open_snapshots() {
+  if (!config.snapshots_enabled) return;
+  const auto dir = std::filesystem::path(config.state_dir) / "snapshots";
+  try {
+    snapshots = std::make_unique<SessionSnapshots>(dir, config, log);
+  } catch (const std::exception& e) {
+    // Serving without persistence beats not serving: say so loudly.
+    log.error(std::string("snapshots are off for this run: ") + e.what());
+    return;
+  }
+  sessions.set_snapshots(snapshots.get());
+  const size_t n = snapshots->load_sessions(sessions);
+  log.info("snapshots: " + std::to_string(n) + " session(s) loaded from " + dir.string() + " (" +
+           std::to_string(snapshots->disk_bytes()) + " bytes of KV on disk)");
+}
+
 void Daemon::Impl::wait_signal() {
   signals.async_wait([this](error_code ec, int sig) {
     if (ec) return;
@@ -193,6 +219,7 @@ void Daemon::Impl::reload() {
     api.configure(config);
     server->set_limits(server_limits(config));
     sessions.set_limit(static_cast<size_t>(config.max_sessions));
+    if (snapshots) snapshots->configure(config);
     log.info("configuration reloaded: " + std::to_string(config.models.size()) + " model(s)");
     systemd::notify_ready(status_line());
   } catch (const std::exception& e) {
@@ -239,6 +266,7 @@ void Daemon::Impl::tick() {
   housekeeping.async_wait([this](error_code ec) {
     if (ec || stopping) return;
     models.unload_idle(Clock::now());
+    if (snapshots) snapshots->save_idle(sessions, static_cast<int64_t>(std::time(nullptr)));
     if (std::string line = busy_line(); line != last_status) {
       systemd::notify_status(line);
       last_status = std::move(line);
@@ -268,6 +296,7 @@ int Daemon::run() {
     if (std::filesystem::create_directories(d.config.state_dir, ec)) ::chmod(d.config.state_dir.c_str(), 0700);
     if (ec) throw std::runtime_error(d.config.state_dir + ": cannot create the state directory: " + ec.message());
     d.models.configure(d.config);
+    d.open_snapshots();
     d.open_listeners();
   } catch (const std::exception& e) {
     d.log.error(std::string("cannot start: ") + e.what());
@@ -302,6 +331,11 @@ int Daemon::run() {
   d.server.reset();
   d.io.restart();
   d.io.poll();
+  // The sessions have their sequences back now: save what changed, within the bound.
+  if (d.snapshots) {
+    d.snapshots->save_all(d.sessions, "", Clock::now() + std::chrono::seconds(d.config.snapshot_shutdown_seconds));
+    d.sessions.set_snapshots(nullptr);
+  }
   if (!d.created_socket.empty()) {
     struct stat st {};
     if (::lstat(d.created_socket.c_str(), &st) == 0 && st.st_ino == d.created_inode) ::unlink(d.created_socket.c_str());

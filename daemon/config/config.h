@@ -24,6 +24,12 @@ struct ModelConfig {
   int64_t context = 0;        // context length of new sequences; 0 = the model's training context
   int64_t threads = 0;        // decoder threads; 0 = every core
   std::string chat_template;  // "" = detect from the GGUF's tokenizer.chat_template; else a template name
+  std::string kv = "f16";     // KV cache storage: f16, q8_0 or q4g
+  int64_t kv_group = 64;      // q4g: elements per quantization group
+  std::string ram_budget;     // tiered weights: RAM for weights, bytes or "PCT%"; "" = all in RAM (mmapped)
+  std::string gpu_budget;     // tiered weights: GPU memory (no GPU tier yet)
+  std::string weights = "native";     // "native" or "q4g" (compress f16/bf16/f32 matrices at load)
+  std::string weight_tiers = "auto";  // "auto" or shares such as "ram=50,ssd=50"
 
   bool operator==(const ModelConfig&) const = default;
 };
@@ -43,9 +49,17 @@ struct Config {
   int64_t max_sequences = 8;         // per model: sequences decoded together at most
   int64_t max_queue = 64;            // per model: requests waiting for a slot at most (429 beyond)
   int64_t max_sessions = 1024;       // sessions held at most (429 beyond)
+  int64_t shm_max_bytes = 256 << 20;    // size of one shared-memory channel at most (400 beyond)
+  int64_t shm_channels_per_user = 4;    // open shared-memory channels per uid at most (429 beyond); 0 = no shm
   // [memory]
   std::string budget = "0";           // "0" = unlimited, else bytes with an optional K/M/G/T(i)B suffix
   int64_t idle_unload_seconds = 300;  // a model with no requests for this long is unloaded; 0 = never
+  // [snapshots]
+  int64_t snapshots_enabled = 1;            // 1: sessions are saved to <state_dir>/snapshots and survive restarts
+  int64_t snapshot_idle_save_seconds = 30;  // a session idle this long is saved; 0: after every request
+  std::string snapshot_quota = "0";         // disk for chunk files: "0" (unlimited) or a size such as "20GiB"
+  int64_t snapshot_cross_uid_prefix = 0;    // 1: a prompt may reuse another uid's stored prefix chunks
+  int64_t snapshot_shutdown_seconds = 10;   // SIGTERM: sessions are saved for at most this long
   // [daemon]
   std::string state_dir;
   std::vector<std::string> plugin_dirs;  // empty = the built-in plugin search path

@@ -103,6 +103,14 @@ std::string Metrics::render(const Gauges& g) const {
         "# TYPE strata_model_weights_bytes gauge\n";
   for (const auto& m : g.models)
     os << "strata_model_weights_bytes{model=\"" << label(m.name) << "\"} " << m.weights_bytes << "\n";
+  os << "# HELP strata_model_kv_bytes Bytes of KV cache pages the model's sequences hold.\n"
+        "# TYPE strata_model_kv_bytes gauge\n";
+  for (const auto& m : g.models)
+    os << "strata_model_kv_bytes{model=\"" << label(m.name) << "\"} " << m.kv_bytes << "\n";
+  os << "# HELP strata_model_scratch_bytes Bytes of activation and logit buffers of the model's scheduler.\n"
+        "# TYPE strata_model_scratch_bytes gauge\n";
+  for (const auto& m : g.models)
+    os << "strata_model_scratch_bytes{model=\"" << label(m.name) << "\"} " << m.scratch_bytes << "\n";
   os << "# HELP strata_queue_requests Requests of the model waiting (queued) or in the batch (running).\n"
         "# TYPE strata_queue_requests gauge\n";
   for (const auto& m : g.models) {

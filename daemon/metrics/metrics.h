@@ -30,6 +30,7 @@ class Metrics {
     bool loading = false;
     int64_t queued = 0, running = 0;
     uint64_t weights_bytes = 0;
+    uint64_t kv_bytes = 0, scratch_bytes = 0;
   };
   struct Gauges {
     int64_t sessions = 0;

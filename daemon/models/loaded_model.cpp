@@ -2,6 +2,8 @@
 
 #include "engine/chat/chat_template.h"
 #include "engine/core/error.h"
+#include "engine/kv/kv_page_pool.h"
+#include "engine/kv/sequence_kv_cache.h"
 #include "engine/model/model.h"
 #include "engine/plugin/plugin_registry.h"
 #include "engine/scheduler/scheduler.h"
@@ -16,7 +18,13 @@ std::shared_ptr<LoadedModel> LoadedModel::load(const std::string& name, const Mo
   m->config_ = config;
   m->plugins_ = std::move(plugins);
   try {
-    m->model_ = Model::load(config.path, *m->plugins_);
+    WeightOptions weights;  // tiered weights; the keys were validated when the config was read
+    weights.ram_budget = Budget::parse(config.ram_budget, "models." + name + ".ram_budget");
+    weights.gpu_budget = Budget::parse(config.gpu_budget, "models." + name + ".gpu_budget");
+    weights.format = parse_weight_format(config.weights).value_or(WeightFormat::Native);
+    weights.shares = TierShares::parse(config.weight_tiers, "models." + name + ".weight_tiers");
+    weights.probe_threads = static_cast<int>(config.threads);
+    m->model_ = Model::load(config.path, *m->plugins_, weights);
   } catch (const Error& e) {
     // A file that cannot be opened at all is a model-file problem too.
     if (e.kind() == ErrorKind::Io) throw Error(ErrorKind::ModelFile, e.what());
@@ -24,8 +32,21 @@ std::shared_ptr<LoadedModel> LoadedModel::load(const std::string& name, const Mo
   }
   const int64_t train = static_cast<int64_t>(m->model_->desc().n_ctx_train);
   m->context_ = config.context > 0 ? config.context : (train > 0 ? train : 4096);
+  // One page pool per model, in the configured storage type: every sequence of the model (running
+  // or held by a session) draws from it, so its counters are the model's KV memory.
+  const auto kv_type = parse_kv_type(config.kv);
+  if (!kv_type) throw Error(ErrorKind::InvalidArgument, "model '" + name + "': unknown kv type '" + config.kv + "'");
+  const auto& d = m->model_->desc();
+  const KvGeometry geometry{static_cast<int>(d.n_layer), static_cast<int>(d.n_head_kv), static_cast<int>(d.head_dim)};
+  try {
+    m->kv_pool_ = KvPagePool::create(geometry, *kv_type, SequenceKvCache::kDefaultPageTokens, 0,
+                                     static_cast<int>(config.kv_group));
+  } catch (const Error& e) {
+    throw Error(ErrorKind::InvalidArgument, "model '" + name + "': kv = \"" + config.kv + "\": " + e.what());
+  }
   SchedulerOptions o = options;
   o.context = m->context_;
+  o.kv_pool = m->kv_pool_;
   m->scheduler_ = std::make_unique<Scheduler>(*m->model_, o);
 
   if (!config.chat_template.empty()) {
@@ -54,6 +75,17 @@ std::shared_ptr<LoadedModel> LoadedModel::load(const std::string& name, const Mo
 LoadedModel::~LoadedModel() {
   scheduler_.reset();
   model_.reset();
+}
+
+KvType LoadedModel::kv_type() const { return kv_pool_->format().type; }
+
+LoadedModel::Memory LoadedModel::memory() const {
+  Memory mem;
+  mem.weights_bytes = weights_bytes();
+  mem.kv_bytes = kv_pool_->bytes_in_use();
+  mem.kv_free_bytes = kv_pool_->bytes_reserved() - mem.kv_bytes;
+  mem.scratch_bytes = scheduler_->stats().scratch_bytes;
+  return mem;
 }
 
 const Tokenizer& LoadedModel::tokenizer() const { return model_->tokenizer(); }

@@ -11,12 +11,14 @@
 #include "daemon/config/config.h"
 
 namespace strata {
+class KvPagePool;
 class Model;
 class PluginRegistry;
 class Scheduler;
 class Tokenizer;
 struct SchedulerOptions;
 enum class ChatTemplateKind;
+enum class KvType;
 }  // namespace strata
 
 namespace strata::daemon {
@@ -39,6 +41,17 @@ class LoadedModel {
   const Tokenizer& tokenizer() const;
   int64_t context() const { return context_; }
   uint64_t weights_bytes() const;
+  KvType kv_type() const;
+
+  // Memory the model holds, by category. KV pages shared by several sequences count once.
+  struct Memory {
+    uint64_t weights_bytes = 0;
+    uint64_t kv_bytes = 0;       // KV pages in use, by running requests and by sessions
+    uint64_t kv_free_bytes = 0;  // KV pages kept on the pool's free list for reuse
+    uint64_t scratch_bytes = 0;  // activations and logits of the scheduler
+    uint64_t total() const { return weights_bytes + kv_bytes + kv_free_bytes + scratch_bytes; }
+  };
+  Memory memory() const;
 
   // The chat family: the configured chat_template, else detected from the GGUF's
   // tokenizer.chat_template; nullopt when neither gives one (chat_error() says why).
@@ -51,6 +64,7 @@ class LoadedModel {
   ModelConfig config_;
   std::shared_ptr<const PluginRegistry> plugins_;  // outlives model_ (the tokenizer lives in a plugin)
   std::unique_ptr<Model> model_;
+  std::shared_ptr<KvPagePool> kv_pool_;  // sequences hold it too: may outlive this object
   std::unique_ptr<Scheduler> scheduler_;
   int64_t context_ = 0;
   std::optional<ChatTemplateKind> chat_;

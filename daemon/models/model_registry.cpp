@@ -3,6 +3,8 @@
 #include <filesystem>
 
 #include "daemon/log/logger.h"
+#include "engine/core/error.h"
+#include "engine/model/model.h"
 #include "engine/plugin/plugin_registry.h"
 #include "engine/scheduler/scheduler.h"
 
@@ -51,7 +53,13 @@ std::string mib(uint64_t bytes) { return std::to_string((bytes + (1 << 19)) >> 2
 uint64_t estimate_bytes(const ModelConfig& c) {
   std::error_code ec;
   const auto size = std::filesystem::file_size(c.path, ec);
-  return ec ? 0 : static_cast<uint64_t>(size);
+  if (ec) return 0;
+  // Tiered weights hold at most ram_budget in RAM (the key was validated with the config).
+  try {
+    return std::min<uint64_t>(size, Budget::parse(c.ram_budget, "ram_budget").resolve(size));
+  } catch (const strata::Error&) {
+    return static_cast<uint64_t>(size);
+  }
 }
 
 }  // namespace
@@ -122,11 +130,12 @@ std::vector<ModelStatus> ModelRegistry::status() const {
     s.loading = e->state == ModelEntry::State::Loading;
     s.leases = e->leases.load(std::memory_order_relaxed);
     s.last_error = e->last_error;
+    s.kv_type = e->config.kv;
     if (e->loaded) {
       const SchedulerStats st = e->loaded->scheduler().stats();
       s.context = e->loaded->context();
-      s.weights_bytes = e->loaded->weights_bytes();
-      s.kv_bytes = st.kv_bytes;
+      s.memory = e->loaded->memory();
+      s.weights = e->loaded->model().weight_store().stats();
       s.queued = st.queued;
       s.running = st.running;
     } else {
@@ -141,7 +150,7 @@ uint64_t ModelRegistry::memory_in_use() const {
   uint64_t total = 0;
   for (const auto& [name, e] : entries_) {
     if (e->loaded)
-      total += e->loaded->weights_bytes() + e->loaded->scheduler().stats().kv_bytes;
+      total += e->loaded->memory().total();
     else if (e->state == ModelEntry::State::Loading)
       total += e->reserved_bytes;
   }

@@ -20,6 +20,7 @@
 
 #include "daemon/config/config.h"
 #include "daemon/models/loaded_model.h"
+#include "engine/model/weight_store.h"
 
 namespace strata {
 class PluginRegistry;
@@ -56,8 +57,9 @@ struct ModelStatus {
   std::string name, path;
   bool loaded = false, loading = false;
   int64_t context = 0;
-  uint64_t weights_bytes = 0;
-  uint64_t kv_bytes = 0;  // held by running requests
+  std::string kv_type;         // the configured KV storage
+  LoadedModel::Memory memory;  // zero when not loaded
+  WeightStoreStats weights;    // weight tiers (docs/tiered-weights.md); zero when not loaded
   int64_t queued = 0, running = 0, leases = 0;
   std::string last_error;  // of the last failed load
 };
@@ -81,7 +83,8 @@ class ModelRegistry {
   // Configured model names, sorted.
   std::vector<std::string> names() const;
   std::vector<ModelStatus> status() const;
-  // Bytes held by loaded models: weights and the KV of running requests.
+  // Bytes held by loaded models (weights, KV pages of requests and sessions, scratch) and
+  // reserved for models being loaded.
   uint64_t memory_in_use() const;
   uint64_t memory_budget() const { return budget_; }
 

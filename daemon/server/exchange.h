@@ -24,6 +24,7 @@ struct HttpRequest {
   std::string target;  // "/v1/models?x=1"
   std::string body;
   PeerIdentity peer;
+  uint64_t connection = 0;  // which connection it came on (unique while the daemon runs; never 0)
 };
 
 // One request's answer. Every method must be called on the I/O thread. A handler answers with
@@ -33,6 +34,9 @@ class Exchange {
   virtual ~Exchange() = default;
 
   virtual void respond(int status, std::string_view content_type, std::string body) = 0;
+  // respond(), passing a duplicate of `fd` to the client with the answer's first byte
+  // (SCM_RIGHTS; Unix socket only). The caller keeps its own descriptor.
+  virtual void respond_with_fd(int status, std::string_view content_type, std::string body, int fd) = 0;
   // Server-sent events: a 200 response with Content-Type text/event-stream, sent chunked.
   virtual void start_events() = 0;
   virtual void send_event(std::string_view data) = 0;  // written as "data: <data>\n\n"
@@ -48,6 +52,8 @@ class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
   virtual void handle(HttpRequest request, std::shared_ptr<Exchange> exchange) = 0;
+  // The connection HttpRequest::connection named is closed; called once, on the I/O thread.
+  virtual void connection_closed(uint64_t /*connection*/) {}
 };
 
 }  // namespace strata::daemon

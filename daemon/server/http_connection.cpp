@@ -1,5 +1,11 @@
 #include "daemon/server/http_connection.h"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/read.hpp>
@@ -49,6 +55,9 @@ class HttpExchange final : public Exchange {
   void respond(int status, std::string_view content_type, std::string body) override {
     c_->respond(n_, status, content_type, std::move(body));
   }
+  void respond_with_fd(int status, std::string_view content_type, std::string body, int fd) override {
+    c_->respond(n_, status, content_type, std::move(body), fd);
+  }
   void start_events() override { c_->start_events(n_); }
   void send_event(std::string_view data) override { c_->send_event(n_, data); }
   void end_events() override { c_->end_events(n_); }
@@ -60,6 +69,11 @@ class HttpExchange final : public Exchange {
   uint64_t n_;
 };
 
+uint64_t next_connection_id() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 }  // namespace
 
 Connection::Connection(Socket socket, std::shared_ptr<ServerShared> shared, PeerIdentity peer, const BearerToken* token,
@@ -67,13 +81,18 @@ Connection::Connection(Socket socket, std::shared_ptr<ServerShared> shared, Peer
     : socket_(std::move(socket)),
       shared_(std::move(shared)),
       peer_(peer),
+      id_(next_connection_id()),
       token_(token),
       over_limit_(over_limit),
       timer_(socket_.get_executor()) {
   shared_->connections.insert(this);
 }
 
-Connection::~Connection() { shared_->connections.erase(this); }
+Connection::~Connection() {
+  shared_->connections.erase(this);
+  for (const Outgoing& o : out_)
+    if (o.fd >= 0) ::close(o.fd);
+}
 
 void Connection::start() { read_request(); }
 
@@ -89,6 +108,8 @@ void Connection::close() {
     on_gone_ = nullptr;
     fn();
   }
+  // What the connection owned in the API (shared-memory channels) goes with it.
+  shared_->handler.connection_closed(id_);
 }
 
 void Connection::arm_timer(int64_t seconds) {
@@ -165,6 +186,7 @@ void Connection::dispatch() {
   r.target = std::string(req.target());
   r.body = std::move(req.body());
   r.peer = peer_;
+  r.connection = id_;
   // Watch for the client leaving, unless it already sent its next request (pipelining): that
   // one waits in the buffer, and a pending read must not start before it is parsed.
   if (buffer_.size() == 0) watch();
@@ -197,7 +219,7 @@ void Connection::on_watch(error_code ec, size_t n) {
   }
 }
 
-void Connection::respond(uint64_t n, int status, std::string_view content_type, std::string body) {
+void Connection::respond(uint64_t n, int status, std::string_view content_type, std::string body, int fd) {
   if (n != request_no_ || state_ != State::Handling || answered_) return;
   answered_ = true;
   if (shared_->draining) keep_alive_ = false;
@@ -209,7 +231,7 @@ void Connection::respond(uint64_t n, int status, std::string_view content_type, 
   if (status == 401) out += "WWW-Authenticate: Bearer\r\n";
   out += "\r\n";
   if (!head_) out += body;
-  write(std::move(out));
+  write(std::move(out), fd);
   answer_complete();
 }
 
@@ -259,20 +281,74 @@ void Connection::abandon(uint64_t n) {
   }
 }
 
-void Connection::write(std::string bytes) {
+void Connection::write(std::string bytes, int fd) {
   if (state_ == State::Closed) return;
-  queued_bytes_ += bytes.size();
+  // The backlog already queued decides, not the new piece: one large answer (logits as JSON) may
+  // exceed the limit; a client that lets answers pile up may not.
   if (queued_bytes_ > kMaxQueuedBytes) {
     shared_->log.warn("a client stopped reading its answer; closing the connection");
     return close();
   }
-  out_.push_back(std::move(bytes));
+  Outgoing o{std::move(bytes), -1};
+  if (fd >= 0) {
+    o.fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (o.fd < 0) {
+      shared_->log.error("cannot duplicate a descriptor to pass to a client; closing the connection");
+      return close();
+    }
+  }
+  queued_bytes_ += o.bytes.size();
+  out_.push_back(std::move(o));
   if (!writing_) do_write();
 }
 
+// Sends the first byte of the front piece together with its descriptor, then the rest as usual.
+// The socket is non-blocking: a full send buffer waits for writability.
+void Connection::send_with_fd() {
+  Outgoing& o = out_.front();
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  iovec iov{o.bytes.data(), 1};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(cm), &o.fd, sizeof(int));
+  ssize_t n;
+  do n = ::sendmsg(socket_.native_handle(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    writing_ = true;
+    socket_.async_wait(Socket::wait_write, [self = shared_from_this()](error_code ec) {
+      self->writing_ = false;
+      if (self->state_ == State::Closed) return;
+      if (ec) return self->close();
+      self->do_write();
+    });
+    return;
+  }
+  if (n != 1) return close();
+  ::close(o.fd);
+  o.fd = -1;
+  o.bytes.erase(0, 1);
+  --queued_bytes_;
+  if (o.bytes.empty()) {
+    out_.pop_front();
+    if (!out_.empty()) return do_write();
+    if (state_ == State::Handling && answered_) after_answer();
+    return;
+  }
+  do_write();
+}
+
 void Connection::do_write() {
+  if (out_.front().fd >= 0) return send_with_fd();
   writing_ = true;
-  asio::async_write(socket_, asio::buffer(out_.front()),
+  asio::async_write(socket_, asio::buffer(out_.front().bytes),
                     [self = shared_from_this()](error_code ec, size_t) { self->on_write(ec); });
 }
 
@@ -280,7 +356,7 @@ void Connection::on_write(error_code ec) {
   writing_ = false;
   if (state_ == State::Closed) return;
   if (ec) return close();
-  queued_bytes_ -= out_.front().size();
+  queued_bytes_ -= out_.front().bytes.size();
   out_.pop_front();
   if (!out_.empty()) return do_write();
   if (state_ == State::Handling && answered_) after_answer();

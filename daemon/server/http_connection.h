@@ -45,7 +45,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool idle() const { return state_ != State::Handling; }
 
   // The Exchange of request `n` forwards here; calls for an older request are ignored.
-  void respond(uint64_t n, int status, std::string_view content_type, std::string body);
+  // fd >= 0: a duplicate of it goes to the client with the answer's first byte (SCM_RIGHTS).
+  void respond(uint64_t n, int status, std::string_view content_type, std::string body, int fd = -1);
   void start_events(uint64_t n);
   void send_event(uint64_t n, std::string_view data);
   void end_events(uint64_t n);
@@ -65,8 +66,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void on_watch(boost::system::error_code ec, size_t n);
   void arm_timer(int64_t seconds);
   void reject(int status, const std::string& code, const std::string& message);
-  void write(std::string bytes);
+  void write(std::string bytes, int fd = -1);
   void do_write();
+  void send_with_fd();
   void on_write(boost::system::error_code ec);
   void answer_complete();
   void after_answer();
@@ -74,6 +76,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Socket socket_;
   std::shared_ptr<ServerShared> shared_;  // shared: a connection may outlive the server briefly
   PeerIdentity peer_;
+  uint64_t id_;  // HttpRequest::connection
   const BearerToken* token_;
   bool over_limit_;
   boost::beast::flat_buffer buffer_;
@@ -89,7 +92,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool watching_ = false;  // a read is pending to notice EOF while handling
   bool writing_ = false;
   bool gone_ = false;
-  std::deque<std::string> out_;
+  // Bytes to send in order; `fd` (owned, -1 for none) travels with the first byte of its bytes.
+  struct Outgoing {
+    std::string bytes;
+    int fd = -1;
+  };
+  std::deque<Outgoing> out_;
   size_t queued_bytes_ = 0;
   std::function<void()> on_gone_;
 };

@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "daemon/sessions/random_id.h"
+#include "daemon/sessions/session_snapshots.h"
 #include "engine/scheduler/scheduler.h"
 
 namespace strata::daemon {
@@ -22,6 +23,13 @@ Session* SessionStore::create(uint32_t owner, const std::string& model) {
   return raw;
 }
 
+Session* SessionStore::adopt(std::unique_ptr<Session> s) {
+  if (sessions_.size() >= max_ || sessions_.count(s->id)) return nullptr;
+  Session* raw = s.get();
+  sessions_.emplace(s->id, std::move(s));
+  return raw;
+}
+
 Session* SessionStore::find(std::string_view id, uint32_t owner) {
   auto it = sessions_.find(id);
   if (it == sessions_.end() || it->second->owner != owner) return nullptr;
@@ -31,6 +39,7 @@ Session* SessionStore::find(std::string_view id, uint32_t owner) {
 void SessionStore::erase(std::string_view id) {
   auto it = sessions_.find(id);
   if (it != sessions_.end()) sessions_.erase(it);
+  if (snapshots_) snapshots_->erase(std::string(id));
 }
 
 std::vector<const Session*> SessionStore::list(uint32_t owner) const {

@@ -32,7 +32,12 @@ struct Session {
   int64_t created = 0;    // unix seconds
   int64_t last_used = 0;
   bool busy = false;  // a request is running on it
+  // history.size() when the session was last saved to the snapshot store (-1: never), so that
+  // idle saves skip sessions that did not change.
+  int64_t saved_tokens = -1;
 };
+
+class SessionSnapshots;
 
 class SessionStore {
  public:
@@ -40,8 +45,12 @@ class SessionStore {
 
   // A new session, or nullptr when the store holds max_sessions already.
   Session* create(uint32_t owner, const std::string& model);
+  // Takes a session loaded from the snapshot index (its id kept); nullptr when full or the id
+  // is taken.
+  Session* adopt(std::unique_ptr<Session> session);
   // nullptr when unknown or owned by another uid.
   Session* find(std::string_view id, uint32_t owner);
+  // Removes the session from memory and from the snapshot store.
   void erase(std::string_view id);
 
   // The caller's sessions (all of them with `all`), oldest first.
@@ -57,8 +66,18 @@ class SessionStore {
   size_t size() const { return sessions_.size(); }
   void set_limit(size_t max_sessions) { max_ = max_sessions; }
 
+  // The snapshot store sessions are saved to; null when snapshots are off.
+  void set_snapshots(SessionSnapshots* snapshots) { snapshots_ = snapshots; }
+  SessionSnapshots* snapshots() const { return snapshots_; }
+  // Every session, for saving them.
+  template <class F>
+  void for_each(F&& f) {
+    for (auto& [id, s] : sessions_) f(*s);
+  }
+
  private:
   size_t max_;
+  SessionSnapshots* snapshots_ = nullptr;
   std::map<std::string, std::unique_ptr<Session>, std::less<>> sessions_;
 };
 

@@ -6,24 +6,34 @@
 
 #include "engine/threads/thread_pool.h"
 #include "kernels/cpu/fp16.h"
+#include "kernels/cpu/kernels.h"
 
 namespace strata {
 namespace {
 
-// Scratch of one thread: scores over positions, the rounded query, a decoded K/V row.
+// Scratch of one thread: scores over positions, the query (as f32 and as f16 bits), a decoded
+// K/V row.
 struct Scratch {
   std::vector<float> scores, q16, row;
+  std::vector<uint16_t> qh;
 };
 
 // One (token, head) pair: scores over positions 0..pos, softmax, weighted sum of values.
 // With f16 K/V, rounding follows llama.cpp's non-flash CPU path so results agree with it
 // closely: the query and the softmax weights are rounded to f16 before their dot products.
-// Quantized K/V rows are decoded to f32 one at a time.
+// The f16 rows go through the F16 kernels (F16C conversions, SIMD dot products), which dominate
+// a long prefill; quantized K/V rows are decoded to f32 one at a time.
 void attend_one(const AttentionShape& s, const float* q, int64_t pos, int kv_head, const std::vector<KvSpan>& spans,
                 Scratch& w, float* out) {
   const int D = s.head_dim;
   const bool f16 = spans.empty() || spans[0].format.type == KvType::F16;
-  for (int d = 0; d < D; ++d) w.q16[d] = f16 ? cpu::fp16_to_fp32(cpu::fp32_to_fp16(q[d])) : q[d];
+  const cpu::TypeKernels& h16 = cpu::kernels_for(TensorType::F16);
+  if (f16) {
+    h16.from_float(q, w.qh.data(), D);
+    h16.to_float(w.qh.data(), w.q16.data(), D);
+  } else {
+    std::copy(q, q + D, w.q16.begin());
+  }
   const int64_t n = pos + 1;
   w.scores.resize(n);
   float max = -INFINITY;
@@ -34,8 +44,7 @@ void attend_one(const AttentionShape& s, const float* q, int64_t pos, int kv_hea
       const uint8_t* kj = k + j * sp.token_stride;
       float dot = 0;
       if (f16) {
-        const auto* k16 = reinterpret_cast<const uint16_t*>(kj);
-        for (int d = 0; d < D; ++d) dot += w.q16[d] * cpu::fp16_to_fp32(k16[d]);
+        dot = h16.vec_dot(D, kj, w.qh.data());
       } else {
         kv_decode_row(sp.format, kj, w.row.data(), D);
         for (int d = 0; d < D; ++d) dot += w.q16[d] * w.row[d];
@@ -64,13 +73,11 @@ void attend_one(const AttentionShape& s, const float* q, int64_t pos, int kv_hea
     for (int64_t j = 0; j < end; ++j) {
       const float p = w.scores[sp.first_pos + j];
       const uint8_t* vj = v + j * sp.token_stride;
-      if (f16) {
-        const auto* v16 = reinterpret_cast<const uint16_t*>(vj);
-        for (int d = 0; d < D; ++d) out[d] += p * cpu::fp16_to_fp32(v16[d]);
-      } else {
+      if (f16)
+        h16.to_float(vj, w.row.data(), D);
+      else
         kv_decode_row(sp.format, vj, w.row.data(), D);
-        for (int d = 0; d < D; ++d) out[d] += p * w.row[d];
-      }
+      for (int d = 0; d < D; ++d) out[d] += p * w.row[d];
     }
   }
 }
@@ -86,6 +93,7 @@ void attention(const AttentionShape& s, const float* q, int64_t n_tokens, int64_
     Scratch w;
     w.q16.resize(s.head_dim);
     w.row.resize(s.head_dim);
+    w.qh.resize(s.head_dim);
     for (int64_t task = ith; task < tasks; task += nth) {
       const int64_t t = task / s.n_head;
       const int h = static_cast<int>(task % s.n_head);

@@ -218,7 +218,10 @@ void Decoder::rope_rows(float* x, int n_heads) {
 }
 
 void Decoder::matmul(const TensorRef& w, const float* x, int64_t n, float* y, const TensorRef& bias) {
-  mm_.run(w, x, n, y, pool_);
+  if (w.codec == TensorCodec::Q4G)  // compressed at load by the tiered weight store
+    q4g_mm_.run(w, x, n, y, pool_);
+  else
+    mm_.run(w, x, n, y, pool_);
   if (bias.data)
     for (int64_t t = 0; t < n; ++t) cpu::add(y + t * w.rows(), f32(bias), w.rows());
 }
@@ -226,7 +229,7 @@ void Decoder::matmul(const TensorRef& w, const float* x, int64_t n, float* y, co
 uint64_t Decoder::scratch_bytes() const {
   uint64_t floats = x_.capacity() + xn_.capacity() + q_.capacity() + k_.capacity() + v_.capacity() + attn_.capacity() +
                     tmp_.capacity() + gate_.capacity() + up_.capacity() + out_logits_.capacity();
-  return floats * sizeof(float) + mm_.scratch_bytes();
+  return floats * sizeof(float) + mm_.scratch_bytes() + q4g_mm_.scratch_bytes();
 }
 
 }  // namespace strata

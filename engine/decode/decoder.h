@@ -10,6 +10,7 @@
 #include "engine/decode/matmul.h"
 #include "engine/kv/kv_cache.h"
 #include "engine/model/model.h"
+#include "engine/weights/q4g_matmul.h"
 
 namespace strata {
 
@@ -64,6 +65,7 @@ class Decoder {
   const strata_model_desc& d_;
   ThreadPool& pool_;
   MatMul mm_;
+  Q4gMatMul q4g_mm_;  // matrices the tiered store compressed to q4g
   std::vector<float> inv_freq_;  // per rotated pair: freq_scale * base^(-2i/rope_dim) / factor_i
   std::vector<KvSpan> spans_;
   std::vector<Segment> segments_;

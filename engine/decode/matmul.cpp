@@ -1,20 +1,99 @@
 #include "engine/decode/matmul.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "engine/threads/thread_pool.h"
+#include "kernels/cpu/gemm.h"
 #include "kernels/cpu/kernels.h"
 
 namespace strata {
+namespace {
+
+// Grows a scratch buffer to exactly n bytes of capacity: the memory accounting counts capacity.
+void fit(std::vector<uint8_t>& v, uint64_t n) {
+  if (v.size() < n) {
+    v.reserve(n);
+    v.resize(n);
+  }
+}
+
+// Cache blocking of the GEMM. A thread takes kPanelsPerChunk panels (8 rows each) at a time and
+// packs them (for a 8192-wide row, 8 x 8 x 8.5 KiB = 0.5 MiB), then runs them against the tokens
+// in blocks of about kActBlockBytes of packed activations, so both stay in the core's L2 while
+// the tile kernels stream over them.
+constexpr int64_t kPanelsPerChunk = 8;
+constexpr uint64_t kActBlockBytes = 768 * 1024;
+
+}  // namespace
+
+uint64_t MatMul::scratch_bytes() const {
+  uint64_t n = xq_.capacity();
+  for (const auto& p : panels_) n += p.capacity();
+  return n;
+}
 
 void MatMul::run(const TensorRef& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
+  if (n_tokens >= kGemmMinTokens)
+    if (const cpu::GemmKernels* g = cpu::gemm_kernels_for(w.type)) return run_gemm(*g, w, x, n_tokens, y, pool);
+  run_vec_dot(w, x, n_tokens, y, pool);
+}
+
+void MatMul::run_gemm(const cpu::GemmKernels& g, const TensorRef& w, const float* x, int64_t n_tokens, float* y,
+                      ThreadPool& pool) {
+  const int64_t k = w.cols(), n_out = w.rows();
+  constexpr int64_t B = cpu::kGemmBlockTokens;
+  const uint64_t block_bytes = g.act_bytes(k);
+  const int64_t n_blocks = (n_tokens + B - 1) / B;
+  fit(xq_, block_bytes * n_blocks);
+  uint8_t* acts = xq_.data();
+  pool.parallel_for(n_blocks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b)
+      g.pack_act(x + b * B * k, k, static_cast<int>(std::min(B, n_tokens - b * B)), k, acts + b * block_bytes);
+  });
+
+  const int64_t n_panels = (n_out + cpu::kGemmPanelRows - 1) / cpu::kGemmPanelRows;
+  // Fewer panels per chunk when the matrix is small, so every thread gets several chunks.
+  const int64_t per_chunk =
+      std::clamp<int64_t>(n_panels / (int64_t{4} * pool.size()), 1, kPanelsPerChunk);
+  const int64_t n_chunks = (n_panels + per_chunk - 1) / per_chunk;
+  const uint64_t panel_bytes = g.panel_bytes(k);
+  // Whole activation blocks of 8 tokens per token block.
+  const int64_t token_block = B * std::max<int64_t>(1, static_cast<int64_t>(kActBlockBytes / block_bytes));
+  if (panels_.size() < static_cast<size_t>(pool.size())) panels_.resize(pool.size());
+  const uint64_t w_row_bytes = w.row_bytes();
+
+  std::atomic<int64_t> next{0};
+  pool.run([&](int ith, int) {
+    std::vector<uint8_t>& buf = panels_[ith];
+    fit(buf, panel_bytes * per_chunk);
+    for (;;) {
+      const int64_t c = next.fetch_add(1, std::memory_order_relaxed);
+      if (c >= n_chunks) return;
+      const int64_t p0 = c * per_chunk, p1 = std::min(n_panels, p0 + per_chunk);
+      for (int64_t p = p0; p < p1; ++p) {
+        const int64_t r0 = p * cpu::kGemmPanelRows;
+        const int rows = static_cast<int>(std::min<int64_t>(cpu::kGemmPanelRows, n_out - r0));
+        g.pack_panel(w.data + r0 * w_row_bytes, w_row_bytes, rows, k, buf.data() + (p - p0) * panel_bytes);
+      }
+      for (int64_t t0 = 0; t0 < n_tokens; t0 += token_block) {
+        const int nt = static_cast<int>(std::min(token_block, n_tokens - t0));
+        for (int64_t p = p0; p < p1; ++p) {
+          const int64_t r0 = p * cpu::kGemmPanelRows;
+          const int rows = static_cast<int>(std::min<int64_t>(cpu::kGemmPanelRows, n_out - r0));
+          g.tile(buf.data() + (p - p0) * panel_bytes, rows, k, acts + (t0 / B) * block_bytes, nt, y + t0 * n_out + r0,
+                 n_out);
+        }
+      }
+    }
+  });
+}
+
+void MatMul::run_vec_dot(const TensorRef& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
   const int64_t n_in = w.cols(), n_out = w.rows();
   const TensorType act_type = cpu::vec_dot_type(w.type);
   const uint64_t act_row_bytes = row_bytes(act_type, static_cast<uint64_t>(n_in));
-  if (xq_.size() < act_row_bytes * n_tokens) {
-    xq_.reserve(act_row_bytes * n_tokens);  // exactly: the memory accounting counts capacity
-    xq_.resize(act_row_bytes * n_tokens);
-  }
+  fit(xq_, act_row_bytes * n_tokens);
 
   uint8_t* xq = xq_.data();
   auto quantize_rows = [&](int64_t begin, int64_t end) {
@@ -29,8 +108,8 @@ void MatMul::run(const TensorRef& w, const float* x, int64_t n_tokens, float* y,
   const uint64_t w_row_bytes = w.row_bytes();
   // Rows are handed out in chunks: large enough to amortize dispatch, small enough to balance.
   const int64_t grain = std::max<int64_t>(1, std::min<int64_t>(64, n_out / (pool.size() * 8)));
-  // With many tokens (prefill), tokens are taken in blocks so that a block of activation rows
-  // stays in cache while every weight row of the chunk passes over it.
+  // With several tokens, tokens are taken in blocks so that a block of activation rows stays in
+  // cache while every weight row of the chunk passes over it.
   constexpr int64_t kTokenBlock = 32;
   pool.parallel_for(n_out, grain, [&](int64_t begin, int64_t end) {
     for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {

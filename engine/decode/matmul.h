@@ -8,6 +8,10 @@
 
 namespace strata {
 
+namespace cpu {
+struct GemmKernels;
+}
+
 class ThreadPool;
 
 class MatMul {
@@ -15,12 +19,22 @@ class MatMul {
   // x: [n_tokens][w.cols()] floats; y: [n_tokens][w.rows()] floats.
   // The activations are first converted to the weight type's dot-product format (8-bit blocks
   // for quantized weights, f16 for f16 weights), as llama.cpp does, so results agree with it.
+  // From kGemmMinTokens tokens on, types with a GEMM kernel (kernels/cpu/gemm.h) go through
+  // packed weight panels and register tiles instead of one dot product per (row, token).
   void run(const TensorRef& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
-  // Bytes held for converted activations.
-  uint64_t scratch_bytes() const { return xq_.capacity(); }
+  // Bytes held for converted activations and packed weight panels.
+  uint64_t scratch_bytes() const;
+
+  // Below this many tokens, packing a panel costs more than the tile saves.
+  static constexpr int64_t kGemmMinTokens = 4;
 
  private:
-  std::vector<uint8_t> xq_;  // converted activations, reused across calls
+  void run_vec_dot(const TensorRef& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
+  void run_gemm(const cpu::GemmKernels& g, const TensorRef& w, const float* x, int64_t n_tokens, float* y,
+                ThreadPool& pool);
+
+  std::vector<uint8_t> xq_;                   // converted activations, reused across calls
+  std::vector<std::vector<uint8_t>> panels_;  // per pool thread: packed weight panels
 };
 
 }  // namespace strata

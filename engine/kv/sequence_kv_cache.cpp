@@ -25,6 +25,23 @@ std::unique_ptr<SequenceKvCache> SequenceKvCache::fork(int64_t n_tokens) const {
   return child;
 }
 
+std::unique_ptr<SequenceKvCache> SequenceKvCache::from_pages(std::shared_ptr<KvPagePool> pool, int64_t capacity,
+                                                             std::vector<KvPageRef> pages, int64_t n_tokens) {
+  const int64_t P = pool->page_tokens();
+  if (n_tokens < 0 || n_tokens > capacity)
+    throw Error(ErrorKind::InvalidArgument, "restored KV of " + std::to_string(n_tokens) +
+                                                " tokens does not fit a context of " + std::to_string(capacity));
+  if (static_cast<int64_t>(pages.size()) != (n_tokens + P - 1) / P)
+    throw Error(ErrorKind::InvalidArgument, std::to_string(pages.size()) + " KV pages cannot hold exactly " +
+                                                std::to_string(n_tokens) + " tokens in pages of " + std::to_string(P));
+  for (const auto& p : pages)
+    if (!p || !p->data) throw Error(ErrorKind::InvalidArgument, "restored KV: a page is empty");
+  auto seq = std::make_unique<SequenceKvCache>(std::move(pool), capacity);
+  seq->pages_ = std::move(pages);
+  seq->size_ = n_tokens;
+  return seq;
+}
+
 uint64_t SequenceKvCache::page_bytes(const KvGeometry& g, const KvFormat& f, int64_t page_tokens) {
   return 2 * uint64_t(g.n_layer) * g.n_head_kv * page_tokens * f.row_bytes(g.head_dim);
 }

@@ -25,6 +25,12 @@ class SequenceKvCache final : public KvCache {
 
   // A new sequence holding the first n_tokens (<= size()) of this one, sharing their pages.
   std::unique_ptr<SequenceKvCache> fork(int64_t n_tokens) const;
+  // A sequence made of pages filled elsewhere (a snapshot restore): page i holds positions
+  // [i*P, (i+1)*P), and the first n_tokens positions count as stored. Throws
+  // Error(InvalidArgument) when the pages do not cover n_tokens exactly (no spare page) or
+  // n_tokens passes the capacity.
+  static std::unique_ptr<SequenceKvCache> from_pages(std::shared_ptr<KvPagePool> pool, int64_t capacity,
+                                                     std::vector<KvPageRef> pages, int64_t n_tokens);
 
   // Bytes one page occupies (all layers, K and V).
   static uint64_t page_bytes(const KvGeometry& g, const KvFormat& f, int64_t page_tokens);
@@ -46,6 +52,12 @@ class SequenceKvCache final : public KvCache {
   const KvPagePool& pool() const { return *pool_; }
   // Pages this sequence shares with another one.
   int64_t shared_pages() const;
+  // Pages in the page table, and read-only access to page i's pool().page_bytes() bytes (for
+  // writing snapshots; the layout is in docs/kv-cache.md).
+  int64_t page_count() const { return static_cast<int64_t>(pages_.size()); }
+  const uint8_t* page_data(int64_t i) const { return pages_.at(static_cast<size_t>(i))->data.get(); }
+  // The pool this sequence draws from (to build a restored sequence over the same pool).
+  const std::shared_ptr<KvPagePool>& shared_pool() const { return pool_; }
 
  private:
   uint8_t* row(int64_t pos, int layer, bool value, int head) const;

@@ -3,8 +3,10 @@
 #include <algorithm>
 
 #include "engine/decode/decoder.h"
+#include "engine/decode/matmul.h"
 #include "engine/kv/sequence_kv_cache.h"
 #include "engine/model/model.h"
+#include "kernels/cpu/gemm.h"
 #include "kernels/cpu/kernels.h"
 
 namespace strata {
@@ -16,6 +18,9 @@ uint64_t matmul_input_bytes(const Model& model, int64_t batch) {
   auto consider = [&](const TensorRef& w, int64_t rows) {
     if (!w.data) return;
     most = std::max<uint64_t>(most, row_bytes(cpu::vec_dot_type(w.type), w.cols()) * rows);
+    // The prefill GEMM packs activations in blocks of 8 tokens instead (kernels/cpu/gemm.h).
+    if (const cpu::GemmKernels* g = cpu::gemm_kernels_for(w.type); g && rows >= MatMul::kGemmMinTokens)
+      most = std::max<uint64_t>(most, g->act_bytes(w.cols()) * ((rows + cpu::kGemmBlockTokens - 1) / cpu::kGemmBlockTokens));
   };
   for (const auto& L : model.weights().layers)
     for (const TensorRef* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) consider(*t, batch);

@@ -6,6 +6,7 @@
 #include "engine/core/error.h"
 #include "engine/plugin/metadata_bridge.h"
 #include "engine/plugin/plugin_registry.h"
+#include "engine/weights/weight_plan.h"
 #include "kernels/cpu/kernels.h"
 
 namespace strata {
@@ -65,6 +66,11 @@ class TensorResolver {
 }  // namespace
 
 std::unique_ptr<Model> Model::load(const std::filesystem::path& path, const PluginRegistry& plugins) {
+  return load(path, plugins, WeightOptions{});
+}
+
+std::unique_ptr<Model> Model::load(const std::filesystem::path& path, const PluginRegistry& plugins,
+                                   const WeightOptions& weight_options) {
   std::unique_ptr<Model> m(new Model());
   m->file_ = std::make_unique<gguf::GgufFile>(gguf::GgufFile::open(path));
   const gguf::GgufFile& file = *m->file_;
@@ -135,7 +141,10 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path, const Plug
   for (const auto& L : w.layers)
     for (const TensorRef* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) check_rows(*t);
 
-  m->store_ = std::make_unique<MappedWeightStore>(file.file_size());
+  if (weight_options.tiered())
+    m->store_ = open_tiered_store(file, m->weights_, weight_options);
+  else
+    m->store_ = std::make_unique<MappedWeightStore>(file.file_size());
   m->tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::create(plugins, file));
   if (m->tokenizer_->n_vocab() > int32_t(d.n_vocab))
     throw ModelFileError(file.path(), "tokenizer", kNoOffset,

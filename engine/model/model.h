@@ -10,6 +10,7 @@
 #include "engine/gguf/gguf_file.h"
 #include "engine/model/weight_store.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "engine/weights/weight_options.h"
 #include "strata/plugin.h"
 
 namespace strata {
@@ -39,6 +40,10 @@ class Model {
   // tensor's presence, shape and type. Throws ModelFileError for an unusable file and
   // Error(Plugin) when no plugin handles it.
   static std::unique_ptr<Model> load(const std::filesystem::path& path, const PluginRegistry& plugins);
+  // The same, with the weights in a tiered store (RAM / SSD, see docs/tiered-weights.md) when
+  // `weights.tiered()`; Error(OutOfMemory) when the budgets cannot hold the placement.
+  static std::unique_ptr<Model> load(const std::filesystem::path& path, const PluginRegistry& plugins,
+                                     const WeightOptions& weights);
 
   const gguf::GgufFile& file() const { return *file_; }
   const strata_model_desc& desc() const { return desc_; }

@@ -14,6 +14,7 @@
 #include "engine/kv/kv_page_pool.h"
 #include "engine/kv/sequence_kv_cache.h"
 #include "engine/model/model.h"
+#include "engine/sampler/top_probs.h"
 #include "engine/scheduler/stop_matcher.h"
 #include "engine/threads/thread_pool.h"
 #include "engine/tokenizer/streaming_detokenizer.h"
@@ -71,6 +72,8 @@ struct Active {
   bool scheduled = false;  // had tokens in a step
   bool done = false;
   std::vector<float> logits;  // of the last computed token, n_vocab floats
+  std::vector<int32_t> top_ids;  // request.top_probs > 0: per generated token (see GenerationOutcome)
+  std::vector<float> top_probs;
 
   GenerationResult result;
   Clock::time_point t_start, t_first_token;
@@ -90,7 +93,7 @@ struct Scheduler::Impl {
   void finish(Active& a, FinishReason reason, std::string error = {});
   void release_text(Active& a);
   bool call_on_token(Active& a, int32_t token, std::string text);
-  void update_kv_bytes();
+  void update_memory_counters();
 
   const Model& model;
   const SchedulerOptions opt;
@@ -110,12 +113,13 @@ struct Scheduler::Impl {
   std::vector<Active*> owners;                   // items[i] belongs to owners[i]
   std::vector<int64_t> sizes_before;             // KV sizes before the step, to undo a failed one
   std::vector<char> item_ok;
+  std::vector<int32_t> top_order;                // scratch of append_top_probs
   uint64_t step_count = 0;
 
   // n_running changes under mu when a request is admitted (so that submit() sees queue and
   // batch consistently), and without it when one finishes.
   std::atomic<int64_t> n_queued{0}, n_running{0}, n_completed{0}, n_tokens{0};
-  std::atomic<uint64_t> kv_bytes{0};
+  std::atomic<uint64_t> kv_bytes{0}, scratch_bytes{0};
 
   std::thread thread;
 };
@@ -176,6 +180,7 @@ SchedulerStats Scheduler::stats() const {
   s.completed = impl_->n_completed.load(std::memory_order_relaxed);
   s.tokens_generated = impl_->n_tokens.load(std::memory_order_relaxed);
   s.kv_bytes = impl_->kv_bytes.load(std::memory_order_relaxed);
+  s.scratch_bytes = impl_->scratch_bytes.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -273,7 +278,7 @@ void Scheduler::Impl::main() {
       const std::string what = what_of(std::current_exception());
       for (auto& a : running) finish(*a, FinishReason::Stopped, "scheduler step failed: " + what);
       running.clear();
-      update_kv_bytes();
+      update_memory_counters();
     }
   }
 
@@ -289,7 +294,7 @@ void Scheduler::Impl::main() {
     if (!a->done) finish(*a, FinishReason::Stopped);
   running.clear();
   for (auto& a : left) finish(*a, FinishReason::Stopped);
-  update_kv_bytes();
+  update_memory_counters();
 }
 
 // Moves queued requests into the batch (under mu; `admitted` gets them); prepare() readies them
@@ -365,7 +370,7 @@ void Scheduler::Impl::step() {
   }
 
   std::erase_if(running, [](const std::unique_ptr<Active>& a) { return a->done; });
-  update_kv_bytes();
+  update_memory_counters();
 }
 
 // Runs this step's items in one batched pass. When the pass fails, each item is retried alone so
@@ -427,6 +432,13 @@ void Scheduler::Impl::after_compute(Active& a) {
   a.fed = 0;
   if (o.stop_at_end_of_generation && tokenizer.is_eog(token)) return finish(a, FinishReason::EndOfGeneration);
 
+  if (a.request.top_probs > 0) {
+    try {
+      append_top_probs(a.logits, a.request.top_probs, a.top_ids, a.top_probs, top_order);
+    } catch (...) {
+      return finish(a, FinishReason::Stopped, what_of(std::current_exception()));
+    }
+  }
   a.result.tokens.push_back(token);
   n_tokens.fetch_add(1, std::memory_order_relaxed);
   std::string text = a.stop.push(a.detok.push(token));
@@ -484,7 +496,16 @@ void Scheduler::Impl::finish(Active& a, FinishReason reason, std::string error) 
   } else {
     s.pending_.clear();
   }
-  GenerationOutcome outcome{std::move(a.result), a.seq, std::move(error)};
+  GenerationOutcome outcome;
+  outcome.result = std::move(a.result);
+  outcome.sequence = a.seq;
+  outcome.error = std::move(error);
+  if (a.request.top_probs > 0) {
+    outcome.top_k = std::min<int32_t>(a.request.top_probs, decoder.n_vocab());
+    outcome.top_ids = std::move(a.top_ids);
+    outcome.top_probs = std::move(a.top_probs);
+  }
+  if (a.request.keep_logits && a.decoding) outcome.logits = std::move(a.logits);
   if (a.admitted) n_running.fetch_sub(1, std::memory_order_relaxed);
   n_completed.fetch_add(1, std::memory_order_relaxed);
   // Free the sequence before on_done, so that the callback may continue it at once.
@@ -498,11 +519,15 @@ void Scheduler::Impl::finish(Active& a, FinishReason reason, std::string error) 
   }
 }
 
-void Scheduler::Impl::update_kv_bytes() {
-  uint64_t bytes = 0;
-  for (const auto& a : running)
-    if (!a->done) bytes += a->seq->kv().allocated_bytes();
-  kv_bytes.store(bytes, std::memory_order_relaxed);
+// The buffers live on this thread; other threads read the counters (stats()).
+void Scheduler::Impl::update_memory_counters() {
+  uint64_t kv = 0, scratch = decoder.scratch_bytes();
+  for (const auto& a : running) {
+    if (!a->done) kv += a->seq->kv().allocated_bytes();
+    scratch += a->logits.capacity() * sizeof(float);
+  }
+  kv_bytes.store(kv, std::memory_order_relaxed);
+  scratch_bytes.store(scratch, std::memory_order_relaxed);
 }
 
 }  // namespace strata

@@ -86,6 +86,10 @@ struct GenerationRequest {
   std::vector<std::string> stop;      // stop strings: generation ends before the first occurrence
                                       // (matched on bytes; empty strings are ignored)
   std::shared_ptr<Sequence> sequence; // continue this sequence; null = a fresh one
+  // Extra outputs for clients that inspect the model (off by default: they cost nothing then).
+  int32_t top_probs = 0;              // > 0: per generated token, its step's K most likely tokens
+                                      // (engine/sampler/top_probs.h); clamped to the vocabulary
+  bool keep_logits = false;           // the last computed position's logits go into the outcome
 };
 
 // One event per generated token, in order, plus at most one last event with token -1 carrying
@@ -109,6 +113,15 @@ struct GenerationOutcome {
   std::shared_ptr<Sequence> sequence; // the sequence after the request (holds prompt + output)
   std::string error;                  // non-empty when the request failed: a decoder error in one of
                                       // its steps, or an exception thrown by its on_token (finish Stopped)
+  // request.top_probs > 0: K = min(top_probs, vocabulary) entries per token of result.tokens, in
+  // order, most likely first: top_ids[i*K + j], top_probs[i*K + j].
+  int32_t top_k = 0;
+  std::vector<int32_t> top_ids;
+  std::vector<float> top_probs;
+  // request.keep_logits: the logits of the last computed position (the distribution the last
+  // generated token was drawn from; with max_tokens 0, the one following the prompt); n_vocab
+  // floats, empty when no position was computed.
+  std::vector<float> logits;
 };
 
 struct SchedulerStats {
@@ -117,6 +130,7 @@ struct SchedulerStats {
   int64_t completed = 0;     // since start
   int64_t tokens_generated = 0;
   uint64_t kv_bytes = 0;     // held by running sequences
+  uint64_t scratch_bytes = 0; // the decoder's activation buffers and the running requests' logits
 };
 
 class RequestHandle {

@@ -1,12 +1,15 @@
-// strata bench --model MODEL [-p 512] [-n 128] [--threads N] [--reps R] [--json]
+// strata bench --model MODEL [-p 512] [-n 128] [--threads N] [--reps R] [--json] [--bandwidth]
 // Prompt processing (pp: one forward pass over p tokens) and generation (tg: n single-token
 // passes) in tokens/s, mean and standard deviation over repetitions, as llama-bench reports.
+// --bandwidth first measures the memory read bandwidth and prints the decode roofline (bandwidth
+// / bytes of weights read per generated token) beside the tg figures.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/decode/decoder.h"
@@ -14,9 +17,11 @@
 #include "engine/sampler/sampler.h"
 #include "engine/threads/thread_pool.h"
 #include "kernels/cpu/kernels.h"
+#include "sdk/cli/bandwidth_probe.h"
 #include "sdk/cli/commands.h"
 #include "sdk/cli/json_out.h"
 #include "sdk/cli/offline_model.h"
+#include "sdk/cli/weight_flags.h"
 
 namespace strata::cli {
 namespace {
@@ -29,6 +34,8 @@ struct BenchOptions {
   int reps = 3;
   std::string kv = "f16";
   bool json = false;
+  bool bandwidth = false;
+  WeightFlags weights;
 };
 
 struct Stat {
@@ -56,12 +63,40 @@ std::string cpu_model_name() {
   return "unknown";
 }
 
+// Bytes of weights one generated token reads: every layer matrix and vector, the output norm and
+// the output matrix; of the token embedding only one row.
+double weight_bytes_per_token(const Model& model) {
+  const ModelWeights& w = model.weights();
+  auto bytes = [](const TensorRef& t) { return t.data ? double(t.row_bytes()) * double(t.rows()) : 0.0; };
+  double total = bytes(w.output_norm) + bytes(w.output_norm_b) + bytes(w.output);
+  if (w.token_embd.data) total += double(w.token_embd.row_bytes());
+  for (const auto& L : w.layers)
+    for (const TensorRef* t : {&L.attn_norm, &L.attn_norm_b, &L.wq, &L.wk, &L.wv, &L.wo, &L.bq, &L.bk, &L.bv, &L.bo,
+                               &L.ffn_norm, &L.ffn_norm_b, &L.ffn_gate, &L.ffn_up, &L.ffn_down})
+      total += bytes(*t);
+  return total;
+}
+
+boost::json::object cpu_features_json() {
+  const cpu::CpuFeatures& f = cpu::cpu_features();
+  return {{"avx2", f.avx2},         {"fma", f.fma},           {"f16c", f.f16c},
+          {"avx512f", f.avx512f},   {"avx512bw", f.avx512bw}, {"avx512vl", f.avx512vl},
+          {"avx512vnni", f.avx512vnni}, {"avx512bf16", f.avx512bf16}, {"avxvnni", f.avxvnni}};
+}
+
+std::string cpu_features_text() {
+  std::string out;
+  for (const auto& [name, v] : cpu_features_json())
+    if (v.as_bool()) out += (out.empty() ? "" : " ") + std::string(name);
+  return out.empty() ? "none" : out;
+}
+
 void run_bench(const BenchOptions& o) {
   if (o.prompt < 0 || o.gen < 0 || o.reps < 1) throw Error(ErrorKind::InvalidArgument, "-p and -n must be >= 0 and --reps >= 1");
-  auto m = load_offline_model(o.model);
+  const int threads = resolve_threads(o.threads);
+  auto m = load_offline_model(o.model, to_weight_options(o.weights, threads));
   const Model& model = *m.model;
   const auto& d = model.desc();
-  const int threads = resolve_threads(o.threads);
   ThreadPool pool(threads);
   Decoder decoder(model, pool);
   const KvGeometry geo{int(d.n_layer), int(d.n_head_kv), int(d.head_dim)};
@@ -73,6 +108,11 @@ void run_bench(const BenchOptions& o) {
   std::mt19937 rng(1234);
   std::uniform_int_distribution<int32_t> any_token(0, int32_t(d.n_vocab) - 1);
   using Clock = std::chrono::steady_clock;
+
+  BandwidthResult bw;
+  if (o.bandwidth) bw = measure_read_bandwidth(pool, uint64_t{1} << 30, 5);  // 1 GiB: far past any LLC
+  const double per_token = weight_bytes_per_token(model);
+  const double roofline = bw.bytes_per_s > 0 ? bw.bytes_per_s / per_token : 0;
 
   std::vector<Stat> stats;
   if (o.prompt > 0) {
@@ -88,9 +128,11 @@ void run_bench(const BenchOptions& o) {
     }
     stats.push_back(summarize("pp" + std::to_string(o.prompt), tps));
   }
+  WeightStoreStats tg_before{}, tg_after{};
   if (o.gen > 0) {
     std::vector<double> tps;
     for (int rep = -1; rep < o.reps; ++rep) {
+      if (rep == 0) tg_before = model.weight_store().stats();  // the SSD tier's share, warm-up excluded
       SequenceKvCache kv = new_kv();
       int32_t token = any_token(rng);
       const auto t0 = Clock::now();
@@ -102,26 +144,69 @@ void run_bench(const BenchOptions& o) {
       if (rep >= 0) tps.push_back(o.gen / s);
     }
     stats.push_back(summarize("tg" + std::to_string(o.gen), tps));
+    tg_after = model.weight_store().stats();
+  }
+  // The SSD tier's share of generation: bytes read and stalls per generated token.
+  const double tg_steps = double(tg_after.steps - tg_before.steps);
+  const double tg_io = tg_after.io_seconds - tg_before.io_seconds, tg_stall = tg_after.stall_seconds - tg_before.stall_seconds;
+  boost::json::object tier_json = weight_stats_json(model.weight_store().stats());
+  if (tg_steps > 0) {
+    tier_json["tg_ssd_bytes_per_token"] = double(tg_after.ssd_bytes_read - tg_before.ssd_bytes_read) / tg_steps;
+    tier_json["tg_stall_s_per_token"] = tg_stall / tg_steps;
+    tier_json["tg_hidden_io_share"] = tg_io > 0 ? std::max(0.0, 1.0 - tg_stall / tg_io) : 1.0;
   }
 
   const std::string cpu = cpu_model_name();
   if (o.json) {
     boost::json::array results;
-    for (const auto& s : stats) results.push_back({{"test", s.test}, {"tokens_per_s", s.mean}, {"stddev", s.stddev}});
-    print_json(boost::json::object{{"model", model.name()},
-                                   {"model_file", model.file().path()},
-                                   {"threads", threads},
-                                   {"reps", o.reps},
-                                   {"cpu", cpu},
-                                   {"kernels", std::string(cpu::kernel_level_name())},
-                                   {"kv", o.kv},
-                                   {"results", std::move(results)}});
+    for (const auto& s : stats) {
+      boost::json::object r{{"test", s.test}, {"tokens_per_s", s.mean}, {"stddev", s.stddev}};
+      if (roofline > 0 && s.test.rfind("tg", 0) == 0) r["roofline_fraction"] = s.mean / roofline;
+      results.push_back(std::move(r));
+    }
+    boost::json::object out{{"model", model.name()},
+                            {"model_file", model.file().path()},
+                            {"threads", threads},
+                            {"reps", o.reps},
+                            {"cpu", cpu},
+                            {"cpu_features", cpu_features_json()},
+                            {"logical_cpus", std::thread::hardware_concurrency()},
+                            {"kernels", std::string(cpu::kernel_level_name())},
+                            {"kv", o.kv},
+                            {"weight_bytes_per_token", per_token},
+                            {"weights", std::move(tier_json)},
+                            {"results", std::move(results)}};
+    if (o.bandwidth)
+      out["bandwidth"] = boost::json::object{{"read_bytes_per_s", bw.bytes_per_s},
+                                             {"buffer_bytes", bw.buffer_bytes},
+                                             {"decode_roofline_tokens_per_s", roofline}};
+    print_json(std::move(out));
     return;
   }
   std::printf("model %s, %d threads, %s, kernels %s\n", model.name().c_str(), threads, cpu.c_str(),
               std::string(cpu::kernel_level_name()).c_str());
-  std::printf("| %-8s | %16s |\n", "test", "tokens/s");
-  for (const auto& s : stats) std::printf("| %-8s | %8.2f ± %5.2f |\n", s.test.c_str(), s.mean, s.stddev);
+  std::printf("cpu features: %s (%u logical cpus)\n", cpu_features_text().c_str(), std::thread::hardware_concurrency());
+  if (o.bandwidth)
+    std::printf("memory read bandwidth %.2f GB/s (%d threads, %.0f MiB buffer); weights read per token %.1f MiB; "
+                "decode roofline %.2f tokens/s\n",
+                bw.bytes_per_s / 1e9, threads, bw.buffer_bytes / 1048576.0, per_token / 1048576.0, roofline);
+  if (roofline > 0) {
+    std::printf("| %-8s | %16s | %9s |\n", "test", "tokens/s", "roofline");
+    for (const auto& s : stats) {
+      if (s.test.rfind("tg", 0) == 0)
+        std::printf("| %-8s | %8.2f ± %5.2f | %8.1f%% |\n", s.test.c_str(), s.mean, s.stddev, 100.0 * s.mean / roofline);
+      else
+        std::printf("| %-8s | %8.2f ± %5.2f | %9s |\n", s.test.c_str(), s.mean, s.stddev, "");
+    }
+  } else {
+    std::printf("| %-8s | %16s |\n", "test", "tokens/s");
+    for (const auto& s : stats) std::printf("| %-8s | %8.2f ± %5.2f |\n", s.test.c_str(), s.mean, s.stddev);
+  }
+  const WeightStoreStats ws = model.weight_store().stats();
+  if (ws.ssd_bytes > 0 && tg_steps > 0)
+    std::printf("tg ssd tier: %.1f MiB read per token, %.3f s stalled per token, %.0f%% of io hidden behind compute\n",
+                tier_json["tg_ssd_bytes_per_token"].as_double() / (1024.0 * 1024.0), tg_stall / tg_steps,
+                100.0 * tier_json["tg_hidden_io_share"].as_double());
 }
 
 }  // namespace
@@ -136,6 +221,8 @@ void add_bench(CLI::App& app) {
   sub->add_option("-r,--reps", o->reps, "Repetitions")->capture_default_str();
   sub->add_option("--kv", o->kv, "KV cache storage: f16, q8_0, q4g")->capture_default_str();
   sub->add_flag("--json", o->json, "Print JSON");
+  sub->add_flag("--bandwidth", o->bandwidth, "Measure memory bandwidth and print the decode roofline beside tg");
+  add_weight_flags(sub, o->weights);
   sub->callback([o] { run_bench(*o); });
 }
 

@@ -1,10 +1,14 @@
 // strata generate --model MODEL [--prompt TEXT] [--max-tokens N] [--temp T] [--seed S] ...
 // Streams the continuation of a prompt (from --prompt or stdin) to stdout.
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <iterator>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "engine/decode/decoder.h"
 #include "engine/decode/generation.h"
@@ -14,6 +18,7 @@
 #include "sdk/cli/commands.h"
 #include "sdk/cli/json_out.h"
 #include "sdk/cli/offline_model.h"
+#include "sdk/cli/weight_flags.h"
 
 namespace strata::cli {
 
@@ -31,16 +36,39 @@ struct GenerateOptions {
   bool has_prompt = false;
   int64_t max_tokens = 128;
   int64_t ctx = 0;
+  int64_t fill = 0;
   std::string kv = "f16";
   int threads = 0;
   SamplerParams sampling;
   bool json = false, no_bos = false, no_special = false, ignore_eos = false, verbose = false;
+  WeightFlags weights;
 };
+
+// Stores `n` positions of zero K/V without computing them: the cache then holds (and has
+// allocated) what a filled context holds, so memory at a long context can be measured without
+// a prefill that takes many minutes on a small machine. The generated text is meaningless.
+void fill_context(KvCache& kv, int64_t n) {
+  const KvGeometry& g = kv.geometry();
+  constexpr int64_t kChunk = 256;
+  const std::vector<float> zeros(static_cast<size_t>(kChunk * g.n_head_kv * g.head_dim), 0.0f);
+  kv.reserve(n);
+  for (int layer = 0; layer < g.n_layer; ++layer)
+    for (int64_t pos = 0; pos < n; pos += kChunk)
+      kv.write(layer, pos, std::min(kChunk, n - pos), zeros.data(), zeros.data());
+  kv.commit(n);
+}
+
+// The process's peak resident set (bytes), as the kernel counts it.
+uint64_t peak_rss_bytes() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<uint64_t>(u.ru_maxrss) * 1024;
+}
 
 void run_generate(GenerateOptions o) {
   if (o.max_tokens < 0) throw Error(ErrorKind::InvalidArgument, "--max-tokens must be >= 0");
   if (!o.has_prompt) o.prompt.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  auto m = load_offline_model(o.model);
+  auto m = load_offline_model(o.model, to_weight_options(o.weights, resolve_threads(o.threads)));
   const Model& model = *m.model;
   const auto& d = model.desc();
   const int64_t ctx = o.ctx > 0 ? o.ctx : d.n_ctx_train;
@@ -53,9 +81,12 @@ void run_generate(GenerateOptions o) {
   Sampler sampler(o.sampling);
   const auto prompt = model.tokenizer().encode(o.prompt, !o.no_bos, !o.no_special);
   if (prompt.empty()) throw Error(ErrorKind::InvalidArgument, "the prompt is empty and the model adds no BOS token");
-  if (static_cast<int64_t>(prompt.size()) > ctx)
-    throw Error(ErrorKind::InvalidArgument, "the prompt has " + std::to_string(prompt.size()) +
-                                                " tokens, more than the context of " + std::to_string(ctx));
+  if (o.fill < 0) throw Error(ErrorKind::InvalidArgument, "--fill must be >= 0");
+  if (o.fill + static_cast<int64_t>(prompt.size()) > ctx)
+    throw Error(ErrorKind::InvalidArgument, "the prompt has " + std::to_string(prompt.size()) + " tokens" +
+                                                (o.fill ? " after " + std::to_string(o.fill) + " filled positions" : "") +
+                                                ", more than the context of " + std::to_string(ctx));
+  if (o.fill > 0) fill_context(kv, o.fill);
 
   GenerationOptions go;
   go.max_tokens = o.max_tokens;
@@ -87,7 +118,9 @@ void run_generate(GenerateOptions o) {
           {"generation_tokens_per_s", decode_tps}}},
         {"memory", {{"weights_bytes", model.weight_store().resident_bytes()},
                     {"kv_bytes", kv.allocated_bytes()},
-                    {"scratch_bytes", decoder.scratch_bytes()}}}});
+                    {"scratch_bytes", decoder.scratch_bytes()},
+                    {"peak_rss_bytes", peak_rss_bytes()}}},
+        {"weights", weight_stats_json(model.weight_store().stats())}});
   } else {
     std::printf("\n");
   }
@@ -95,10 +128,12 @@ void run_generate(GenerateOptions o) {
     std::fprintf(stderr, "prompt: %zu tokens in %.1f ms (%.2f tok/s); generated %zu tokens (%.2f tok/s), %s\n",
                  prompt.size(), r.prefill_seconds * 1e3, prefill_tps, r.tokens.size(), decode_tps,
                  std::string(finish_reason_name(r.finish)).c_str());
-    std::fprintf(stderr, "memory: weights %llu B, kv %llu B (%lld of %lld tokens), scratch %llu B\n",
+    std::fprintf(stderr, "memory: weights %llu B, kv %llu B (%lld of %lld tokens), scratch %llu B, peak RSS %llu B\n",
                  static_cast<unsigned long long>(model.weight_store().resident_bytes()),
                  static_cast<unsigned long long>(kv.allocated_bytes()), static_cast<long long>(kv.size()),
-                 static_cast<long long>(ctx), static_cast<unsigned long long>(decoder.scratch_bytes()));
+                 static_cast<long long>(ctx), static_cast<unsigned long long>(decoder.scratch_bytes()),
+                 static_cast<unsigned long long>(peak_rss_bytes()));
+    print_weight_stats(model.weight_store().stats());
   }
 }
 
@@ -119,6 +154,9 @@ void add_generate(CLI::App& app) {
   sub->add_option("--frequency-penalty", o->sampling.frequency_penalty, "Frequency penalty")->capture_default_str();
   sub->add_option("--presence-penalty", o->sampling.presence_penalty, "Presence penalty")->capture_default_str();
   sub->add_option("--ctx", o->ctx, "Context length (default: the model's training context)");
+  sub->add_option("--fill", o->fill,
+                  "Store N positions of zero K/V before the prompt without computing them, to measure memory at a "
+                  "filled context (the output is then meaningless)");
   sub->add_option("--kv", o->kv, "KV cache storage: f16, q8_0, q4g")->capture_default_str();
   sub->add_option("-t,--threads", o->threads, "Threads (default: every core)");
   sub->add_flag("--json", o->json, "Print one JSON document at the end instead of streaming");
@@ -126,6 +164,7 @@ void add_generate(CLI::App& app) {
   sub->add_flag("--no-special", o->no_special, "Treat special-token text in the prompt as plain text");
   sub->add_flag("--ignore-eos", o->ignore_eos, "Keep generating past end-of-generation tokens");
   sub->add_flag("-v,--verbose", o->verbose, "Print timings and memory use to stderr");
+  add_weight_flags(sub, o->weights);
   sub->callback([o, sub] {
     GenerateOptions copy = *o;
     copy.has_prompt = sub->count("--prompt") > 0;

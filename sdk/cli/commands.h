@@ -18,6 +18,8 @@ void add_generate(CLI::App& app);
 void add_model(CLI::App& app);  // `strata model synth`
 void add_bench(CLI::App& app);
 void add_memory(CLI::App& app);
+void add_plan(CLI::App& app);
+void add_eval_weights(CLI::App& app);  // `strata eval-weights`: quality of q4g weights     // `strata plan`: tiered weight placement and predicted speed
 void add_eval_kv(CLI::App& app);  // `strata eval-kv`: quality of quantized KV  // `strata memory`: predicted memory per context and KV type
 
 // Client subcommands (libstrata; they talk to the daemon, never load a model): exit code

@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
   add_bench(app);
   add_memory(app);
   add_eval_kv(app);
+  add_plan(app);
+  add_eval_weights(app);
   add_run(app);
   add_chat(app);
   add_sessions(app);

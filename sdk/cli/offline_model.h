@@ -27,9 +27,9 @@ auto open_model_file(F&& open) {
   }
 }
 
-inline OfflineModel load_offline_model(const std::string& path) {
+inline OfflineModel load_offline_model(const std::string& path, const WeightOptions& weights = {}) {
   OfflineModel m{PluginRegistry::load_default(), nullptr};
-  m.model = open_model_file([&] { return Model::load(path, m.plugins); });
+  m.model = open_model_file([&] { return Model::load(path, m.plugins, weights); });
   return m;
 }
 

@@ -1,5 +1,6 @@
 // The C API: versions, result strings, the client's life cycle and errors, small helpers.
 // Generation is in c_generate.cpp, sessions/status/models in c_queries.cpp.
+#include <cstddef>
 #include <cstring>
 
 #include "sdk/client/c_support.h"
@@ -46,7 +47,11 @@ void strata_client_options_init(strata_client_options* options) {
 strata_result strata_client_create(const strata_client_options* options, strata_client** out) {
   if (!out) return STRATA_ERR_INVALID_ARGUMENT;
   *out = nullptr;
-  if (options && options->struct_size < sizeof(strata_client_options)) return STRATA_ERR_INVALID_ARGUMENT;
+  // The 0.1.0 struct ended with io_timeout_ms; later fields are read only when present.
+  if (options && options->struct_size < offsetof(strata_client_options, shm_threshold_bytes))
+    return STRATA_ERR_INVALID_ARGUMENT;
+  const bool has_shm_threshold =
+      options && options->struct_size >= offsetof(strata_client_options, shm_threshold_bytes) + sizeof(int64_t);
   try {
     CoreOptions o;
     if (options) {
@@ -57,6 +62,8 @@ strata_result strata_client_create(const strata_client_options* options, strata_
       if (options->io_timeout_ms > 0) o.io_timeout_ms = options->io_timeout_ms;
     }
     *out = new strata_client(std::move(o));
+    (*out)->shm_threshold = has_shm_threshold && options->shm_threshold_bytes != 0 ? options->shm_threshold_bytes
+                                                                                  : STRATA_SHM_THRESHOLD_DEFAULT;
     return STRATA_OK;
   } catch (...) {
     return STRATA_ERR_NO_MEMORY;

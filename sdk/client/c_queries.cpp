@@ -24,6 +24,7 @@ void free_model_status(strata_model_status* m) {
   if (!m) return;
   std::free(m->name);
   std::free(m->path);
+  std::free(m->kv_type);
   std::free(m);
 }
 
@@ -120,7 +121,10 @@ strata_result strata_status_get(strata_client* client, strata_status** out) {
           ms->weights_bytes = int_field(*mem, "weights_bytes");
           ms->kv_bytes = int_field(*mem, "kv_bytes");
           ms->scratch_bytes = int_field(*mem, "scratch_bytes");
+          ms->kv_free_bytes = int_field(*mem, "kv_free_bytes");
+          ms->total_bytes = int_field(*mem, "total_bytes");
         }
+        ms->kv_type = dup_string(string_field(m, "kv_type"));
         // "sessions" is a count here; tolerate a list.
         if (const json::value* s = m.if_contains("sessions"); s && s->is_array()) ms->sessions = static_cast<int64_t>(s->get_array().size());
         else ms->sessions = int_field(m, "sessions");

@@ -13,11 +13,17 @@
 
 #include "sdk/client/call_error.h"
 #include "sdk/client/client_core.h"
+#include "sdk/client/shm_channel.h"
 #include "strata/strata.h"
 
 struct strata_client {
   explicit strata_client(strata::libclient::CoreOptions o) : core(std::move(o)) {}
   strata::libclient::ClientCore core;
+  // Shared memory (c_generate.cpp): payloads of at least shm_threshold bytes go through the
+  // channel; < 0 never. shm_refused: the daemon cannot do it (TCP, an older daemon, turned off).
+  int64_t shm_threshold = 0;
+  bool shm_refused = false;
+  strata::libclient::ShmChannel shm;
   std::string error;    // the last failure's message
   int http_status = 0;  // the last failure's HTTP status
   std::string endpoint; // storage for strata_client_endpoint

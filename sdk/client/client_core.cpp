@@ -95,6 +95,11 @@ void ClientCore::connect() {
   endpoint_ = std::move(e);
 }
 
+void ClientCore::ensure_fresh_connection() {
+  if (connection_.is_open() && !connection_.reusable()) connection_.close();
+  connect();
+}
+
 ClientCore::Reply ClientCore::exchange(const std::string& request, const BodySink* sink, bool& nothing_received) {
   nothing_received = true;
   const int timeout = options_.io_timeout_ms;

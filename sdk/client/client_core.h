@@ -44,6 +44,16 @@ class ClientCore {
   // connection and throws CallError(STRATA_ERR_CANCELLED).
   ResponseHead request_stream(const std::string& target, const std::string& body, const BodySink& sink);
 
+  // For shared-memory channels (shm_channel.h): whether requests go over a Unix socket (only it
+  // can carry a descriptor), which connection is open (Connection::serial), and the descriptor
+  // the last answer carried.
+  bool unix_endpoint() const { return !resolve_endpoint().tcp; }
+  uint64_t connection_serial() const { return connection_.serial(); }
+  int take_passed_fd() { return connection_.take_fd(); }
+  // Connects, first dropping a kept-alive connection the daemon has closed meanwhile, so that the
+  // connection the next request uses is known before it is sent.
+  void ensure_fresh_connection();
+
   // The largest non-streamed response body accepted.
   static constexpr size_t kMaxBody = 256u * 1024 * 1024;
 

@@ -61,6 +61,7 @@ void Connection::open(const Endpoint& endpoint, int timeout_ms) {
       throw CallError(STRATA_ERR_CONNECT, "cannot connect to stratad at " + endpoint.path + ": " + errno_text(err));
     }
     fd_ = fd;
+    ++serial_;
     return;
   }
 
@@ -90,6 +91,7 @@ void Connection::open(const Endpoint& endpoint, int timeout_ms) {
       const int one = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       fd_ = fd;
+      ++serial_;
       break;
     }
     last = errno_text(err);
@@ -140,10 +142,40 @@ void Connection::send_all(std::string_view data, int timeout_ms) {
   }
 }
 
+void Connection::keep_fd(int fd) {
+  if (passed_fd_ >= 0) ::close(passed_fd_);  // one nobody took: the newest counts
+  passed_fd_ = fd;
+}
+
+int Connection::take_fd() {
+  const int fd = passed_fd_;
+  passed_fd_ = -1;
+  return fd;
+}
+
 size_t Connection::receive(char* buffer, size_t size, int timeout_ms) {
   for (;;) {
-    const ssize_t n = ::recv(fd_, buffer, size, 0);
-    if (n >= 0) return static_cast<size_t>(n);
+    // recvmsg rather than recv: the answer to POST /strata/v1/shm carries a descriptor.
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+    iovec iov{buffer, size};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    const ssize_t n = ::recvmsg(fd_, &msg, MSG_CMSG_CLOEXEC);
+    if (n >= 0) {
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; ++i) {
+          int fd;
+          std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+          keep_fd(fd);
+        }
+      }
+      return static_cast<size_t>(n);
+    }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       wait(POLLIN, timeout_ms, "waiting for the response");
@@ -158,6 +190,7 @@ size_t Connection::receive(char* buffer, size_t size, int timeout_ms) {
 void Connection::close() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
+  keep_fd(-1);
 }
 
 }  // namespace strata::libclient

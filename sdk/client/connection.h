@@ -24,13 +24,22 @@ class Connection {
   bool reusable() const;
   // Writes everything. timeout_ms <= 0 waits forever. Throws STRATA_ERR_IO / STRATA_ERR_TIMEOUT.
   void send_all(std::string_view data, int timeout_ms);
-  // Reads what is available (at least one byte), or returns 0 at end of stream.
+  // Reads what is available (at least one byte), or returns 0 at end of stream. A descriptor the
+  // daemon passed with the bytes (SCM_RIGHTS: a shared-memory segment) is kept for take_fd().
   size_t receive(char* buffer, size_t size, int timeout_ms);
+  // The descriptor received last and not yet taken (the caller owns it then), or -1.
+  int take_fd();
+  // Counts the connections opened; a new value means a new connection (the daemon's state
+  // bound to the old one, like shared-memory channels, is gone).
+  uint64_t serial() const { return serial_; }
   void close();
 
  private:
   void wait(short events, int timeout_ms, const char* what);
+  void keep_fd(int fd);
   int fd_ = -1;
+  int passed_fd_ = -1;
+  uint64_t serial_ = 0;
 };
 
 }  // namespace strata::libclient

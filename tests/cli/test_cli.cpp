@@ -174,6 +174,24 @@ TEST(Cli, GenerateWithQuantizedKvStaysCloseToF16) {
   EXPECT_EQ(outputs[2][0], outputs[0][0]);
 }
 
+TEST(Cli, GenerateFillHoldsTheFilledContextsPagesAndReportsPeakRss) {
+  // mini-llama2: 4 layers x 4 KV heads x head size 32; a page holds 256 positions.
+  const auto model = test::shared_path("models/mini-llama2-Q8_0.gguf").string();
+  const int64_t page_f16 = 4 * 2 * 4 * 256 * 32 * 2, page_q4g = page_f16 * 20 / 64;  // q4g: group clamped to 32
+  for (const auto& [kv, page] : {std::pair{"f16", page_f16}, std::pair{"q4g", page_q4g}}) {
+    auto r = strata_cli({"generate", "--model", model, "--prompt", "Hello", "-n", "2", "--temp", "0", "--json", "--kv",
+                         kv, "--ctx", "2048", "--fill", "1000"});
+    ASSERT_EQ(r.exit_code, 0) << kv << ": " << r.err;
+    const auto mem = boost::json::parse(r.out).at("memory").as_object();
+    // 1000 filled + the prompt + 2 generated tokens: four pages, not the 2048-token context's eight.
+    EXPECT_EQ(mem.at("kv_bytes").to_number<int64_t>(), 4 * page) << kv;
+    EXPECT_GT(mem.at("peak_rss_bytes").to_number<int64_t>(), 4 * page) << kv;
+  }
+  auto over = strata_cli({"generate", "--model", model, "--prompt", "Hello", "--ctx", "512", "--fill", "511"});
+  EXPECT_EQ(over.exit_code, 2) << over.err;
+  EXPECT_NE(over.err.find("511 filled positions"), std::string::npos) << over.err;
+}
+
 TEST(Cli, EvalKvReportsDivergenceAndAgreementPerType) {
   const auto text = test::temp_dir("cli-evalkv") / "text.txt";
   {
@@ -209,6 +227,25 @@ TEST(Cli, BenchJsonReportsBothTests) {
   EXPECT_EQ(results[0].at("test").as_string(), "pp16");
   EXPECT_EQ(results[1].at("test").as_string(), "tg4");
   for (const auto& x : results) EXPECT_GT(x.at("tokens_per_s").to_number<double>(), 0);
+}
+
+TEST(Cli, BenchJsonRecordsTheMachineAndTheDecodeRoofline) {
+  auto r = strata_cli({"bench", "--model", tiny(), "-p", "0", "-n", "2", "--reps", "1", "--json", "--threads", "1",
+                       "--bandwidth"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = boost::json::parse(r.out).as_object();
+  EXPECT_FALSE(j.at("cpu").as_string().empty());
+  EXPECT_TRUE(j.at("cpu_features").as_object().contains("avx2"));
+  EXPECT_GE(j.at("logical_cpus").to_number<int64_t>(), 1);
+  EXPECT_GT(j.at("weight_bytes_per_token").to_number<double>(), 0);
+  const auto& bw = j.at("bandwidth").as_object();
+  const double bytes_per_s = bw.at("read_bytes_per_s").to_number<double>();
+  EXPECT_GT(bytes_per_s, 0);
+  EXPECT_NEAR(bw.at("decode_roofline_tokens_per_s").to_number<double>(),
+              bytes_per_s / j.at("weight_bytes_per_token").to_number<double>(), 1e-6 * bytes_per_s);
+  const auto& tg = j.at("results").as_array().at(0).as_object();
+  EXPECT_EQ(tg.at("test").as_string(), "tg2");
+  EXPECT_GT(tg.at("roofline_fraction").to_number<double>(), 0);
 }
 
 TEST(Cli, SynthWritesAModelThatInspectAndGenerateAccept) {

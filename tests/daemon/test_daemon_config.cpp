@@ -77,6 +77,20 @@ path = "/m/other.gguf"
   EXPECT_NO_THROW(validate(c));
 }
 
+TEST(DaemonConfig, TieredWeightKeys) {
+  const Config c = parse_config(
+      "[models.big]\npath = \"/m\"\nram_budget = \"50%\"\nweights = \"q4g\"\nweight_tiers = \"ram=25,ssd=75\"\n",
+      "test.toml", Config{});
+  EXPECT_EQ(c.models.at("big").ram_budget, "50%");
+  EXPECT_EQ(c.models.at("big").weights, "q4g");
+  EXPECT_EQ(c.models.at("big").weight_tiers, "ram=25,ssd=75");
+  EXPECT_NE(error_of("[models.big]\npath = \"/m\"\nram_budget = \"lots\"\n").find("'models.big.ram_budget'"),
+            std::string::npos);
+  EXPECT_NE(error_of("[models.big]\npath = \"/m\"\nweights = \"q2\"\n").find("must be native or q4g"), std::string::npos);
+  EXPECT_NE(error_of("[models.big]\npath = \"/m\"\nweight_tiers = \"ram=60,ssd=60\"\n").find("sum to 100"),
+            std::string::npos);
+}
+
 TEST(DaemonConfig, PrintReadsBackToTheSameConfig) {
   Environment env;
   env.uid = 1000;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "engine/core/error.h"
@@ -335,6 +336,32 @@ TEST(KvPages, ForkedSequencesShareTheirPrefixAndDivergeCopyOnWrite) {
   EXPECT_EQ(pool->pages_in_use(), 3u);  // the child still holds the two shared pages and its copy
   child.reset();
   EXPECT_EQ(pool->pages_in_use(), 0u);
+}
+
+TEST(KvPages, ASequenceBuiltFromCopiedPagesReadsTheSameAndChecksItsPageCount) {
+  const KvGeometry g{2, 1, 64};
+  auto pool = KvPagePool::create(g, KvType::Q8_0, 8);
+  std::mt19937 rng(5);
+  SequenceKvCache src(pool, 100);
+  auto k = rows_of(rng, 20, 64), v = rows_of(rng, 20, 64);
+  src.reserve(20);
+  for (int l = 0; l < 2; ++l) src.write(l, 0, 20, k.data(), v.data());
+  src.commit(20);
+  ASSERT_EQ(src.page_count(), 3);
+  // Copy the bytes of the first two pages (as a snapshot restore does) into fresh pages.
+  std::vector<KvPageRef> pages;
+  for (int64_t i = 0; i < 2; ++i) {
+    pages.push_back(pool->allocate());
+    std::memcpy(pages.back()->data.get(), src.page_data(i), pool->page_bytes());
+  }
+  auto copy = SequenceKvCache::from_pages(pool, 100, pages, 16);
+  EXPECT_EQ(copy->size(), 16);
+  auto q = rows_of(rng, 1, 64);
+  auto head = src.fork(16);
+  EXPECT_EQ(attend_all(*copy, q, 1), attend_all(*head, q, 1));
+  EXPECT_THROW(SequenceKvCache::from_pages(pool, 100, pages, 17), Error);  // 17 tokens need three pages
+  EXPECT_THROW(SequenceKvCache::from_pages(pool, 100, pages, 8), Error);   // a spare page
+  EXPECT_THROW(SequenceKvCache::from_pages(pool, 10, pages, 16), Error);   // past the capacity
 }
 
 TEST(KvPages, ThePoolEnforcesItsBudget) {

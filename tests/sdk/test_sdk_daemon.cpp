@@ -88,8 +88,12 @@ TEST_F(SdkLiveDaemon, SessionsStatusModels) {
   EXPECT_NE(ls.out.find(id + "  tiny"), std::string::npos) << ls.out;
   auto st = strata({"status"});
   ASSERT_EQ(st.exit_code, 0) << st.err;
-  EXPECT_NE(st.out.find("tiny   loaded"), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find("tiny   loaded  f16"), std::string::npos) << st.out;
   EXPECT_NE(st.out.find(", 1 session\n"), std::string::npos) << st.out;
+  // The session table: its id, model, tokens and the one KV page of the tiny model (8 KiB in f16).
+  EXPECT_NE(st.out.find("SESSION"), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find(id + "  tiny"), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find("8.0 KiB"), std::string::npos) << st.out;
   auto models = strata({"models"});
   ASSERT_EQ(models.exit_code, 0) << models.err;
   EXPECT_NE(models.out.find("\ntiny   loaded"), std::string::npos) << models.out;

@@ -42,7 +42,7 @@ DaemonProcess::DaemonProcess(DaemonOptions o) {
     argv.push_back(socket_.string());
   }
   argv.push_back("--state-dir");
-  argv.push_back((dir_ / "state").string());
+  argv.push_back((o.state_dir.empty() ? dir_ / "state" : o.state_dir).string());
   if (!o.config_text.empty()) {
     config_ = dir_ / "stratad.toml";
     std::ofstream(config_) << o.config_text;

@@ -19,6 +19,7 @@ struct DaemonOptions {
   std::vector<std::pair<std::string, std::string>> env;  // set in the daemon's environment
   std::vector<std::string> command_prefix;               // e.g. {"/usr/bin/systemd-socket-activate", "-l", PATH}
   bool use_socket_option = true;                         // pass --socket <dir>/stratad.sock
+  std::filesystem::path state_dir;                       // --state-dir; empty: <dir>/state (a restart reuses one)
   bool wait_ready = true;                                // wait until the socket accepts connections
   int ready_timeout_s = 20;
 };

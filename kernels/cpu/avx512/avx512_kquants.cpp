@@ -43,6 +43,15 @@ constexpr Bytes64 kScale16[2] = {scale16(0), scale16(1)};
 
 inline __m512i shuffle(__m512i v, const Bytes64& mask) { return _mm512_shuffle_epi8(v, _mm512_load_si512(mask.v)); }
 
+// Decode streams every weight row once from memory, row after row; the hardware prefetcher
+// restarts at each 4 KiB page, so ask for the bytes of one block ~1 KiB ahead (past the row's
+// end: the next row) explicitly.
+template <typename Block>
+inline void prefetch_ahead(const Block* p) {
+  for (size_t off = 0; off < sizeof(Block); off += 64)
+    _mm_prefetch(reinterpret_cast<const char*>(p) + 1024 + off, _MM_HINT_T0);
+}
+
 // Q4_K and Q5_K: `values(b, c)` gives chunk c's 64 unsigned values (elements 64c..64c+63:
 // sub-blocks 2c and 2c + 1).
 template <typename Block, typename Values>
@@ -50,6 +59,7 @@ float dot_kquant_with_mins(int64_t n, const Block* a, const BlockQ8_K* y, Values
   __m512 acc = _mm512_setzero_ps();
   __m256 acc_m = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
+    prefetch_ahead(a + i);
     const __m128i sc_m = unpack_q4k_scales_128(a[i].scales);
     const __m512i sc16 = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(sc_m));  // sc[0..7] as int16, 4 times
     const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sc_m, sc_m));
@@ -102,6 +112,7 @@ float q6_k_vec_dot(int64_t n, const void* w, const void* x) {
   const __m512i qh_shift = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
   __m512 acc = _mm512_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
+    prefetch_ahead(a + i);
     const __m256i sc16_256 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a[i].scales)));
     // Scales 0-7 (half 0) and 8-15 (half 1) as int16, repeated in every 128-bit lane.
     const __m512i sc16[2] = {_mm512_broadcast_i32x4(_mm256_castsi256_si128(sc16_256)),

@@ -111,7 +111,16 @@ typedef struct strata_client_options {
   /* The longest wait for any byte from the daemon once a request is sent, in milliseconds.
    * 0: no limit (loading a large model before the first token can take minutes). */
   int32_t io_timeout_ms;
+  /* Appended after 0.1.0: read only when struct_size covers it. strata_generate sends its prompt and
+   * receives top_probs/logits through a shared-memory channel (docs/sdk.md) when its estimated
+   * payload is at least this many bytes, over the Unix socket only. 0: STRATA_SHM_THRESHOLD_DEFAULT;
+   * < 0: never (always the socket). When the daemon cannot open a channel, the socket is used. */
+  int64_t shm_threshold_bytes;
 } strata_client_options;
+
+/* The default of strata_client_options.shm_threshold_bytes, from bench/shm_vs_socket.cpp: below
+ * it the channel saves less per request than opening it costs once (bench/README.md). */
+#define STRATA_SHM_THRESHOLD_DEFAULT (64 * 1024)
 
 /* Fills in struct_size and the defaults (all NULL / 0). */
 STRATA_API void strata_client_options_init(strata_client_options *options);
@@ -166,6 +175,18 @@ typedef struct strata_generate_params {
   uint64_t seed;
   const char *const *stop; /* n_stop stop strings; may be NULL when n_stop is 0 */
   size_t n_stop;
+  /* Appended after 0.1.0 (strata_generate reads them only when struct_size covers them). */
+  /* The prompt as token ids instead of text: when prompt_tokens is not NULL, prompt is ignored
+   * (and may be NULL). */
+  const int32_t *prompt_tokens;
+  size_t n_prompt_tokens;
+  /* > 0: per generated token, the top_probs most likely tokens and their probabilities
+   * (strata_response.top_*). They are the model's own distribution: softmax of the logits at
+   * temperature 1, before penalties and top-k/top-p/min-p. Clamped to the vocabulary size. */
+  int32_t top_probs;
+  /* Non-zero: strata_response.logits gets the logits of the last computed position (the
+   * distribution the last token was drawn from; with max_tokens 0, the one after the prompt). */
+  int32_t logits;
 } strata_generate_params;
 
 STRATA_API void strata_generate_params_init(strata_generate_params *params);
@@ -208,6 +229,17 @@ typedef struct strata_response {
   /* The response as JSON text: generate, the daemon's native response object; chat, a
    * chat.completion object (assembled from the chunks when streamed). */
   char *json;
+  /* Appended after 0.1.0: read them only when struct_size covers them. */
+  int32_t top_k;            /* entries per generated token in top_prob_*; 0 when not asked */
+  size_t n_top_probs;       /* n_tokens_with_probs * top_k entries */
+  int32_t *top_prob_tokens; /* [i * top_k + j]: the j-th most likely token at generated token i */
+  float *top_prob_values;   /* its probability; NULL arrays when n_top_probs is 0 */
+  float *logits;            /* n_logits floats (the vocabulary size); NULL when not asked */
+  size_t n_logits;
+  /* Non-zero when the request went through a shared-memory channel (the prompt and these
+   * outputs did not cross the socket); json then describes them by offsets ("shm_output")
+   * instead of holding them. */
+  int32_t used_shm;
 } strata_response;
 
 /* POST /strata/v1/generate. With on_token, the response streams (SSE) and on_token sees every
@@ -268,6 +300,10 @@ typedef struct strata_model_status {
   int64_t sessions;
   int64_t queued;  /* requests waiting */
   int64_t running; /* sequences in the running batch */
+  /* Appended after 0.1.0: read them only when struct_size covers them. */
+  char *kv_type;         /* "f16", "q8_0" or "q4g"; "" from an older daemon */
+  int64_t kv_free_bytes; /* KV pages kept for reuse */
+  int64_t total_bytes;   /* weights + KV in use + KV kept + scratch */
 } strata_model_status;
 
 typedef struct strata_status {

@@ -49,6 +49,9 @@ struct Options {
   std::string bearer_token;  // empty: none
   int connect_timeout_ms = 0;
   int io_timeout_ms = 0;
+  // Payloads from this many bytes go through a shared-memory channel; 0: the library's default
+  // (STRATA_SHM_THRESHOLD_DEFAULT); < 0: never.
+  int64_t shm_threshold_bytes = 0;
 };
 
 // Fields left empty are not sent: the daemon's defaults apply.
@@ -65,7 +68,10 @@ struct SamplingOptions {
 struct GenerateRequest : SamplingOptions {
   std::string model;
   std::string prompt;
-  std::string session;  // empty: a new session
+  std::string session;                 // empty: a new session
+  std::vector<int32_t> prompt_tokens;  // not empty: the prompt as token ids (prompt is ignored)
+  int32_t top_probs = 0;               // > 0: per generated token, the K most likely tokens
+  bool logits = false;                 // the last computed position's logits
 };
 
 struct Message {
@@ -88,6 +94,12 @@ struct Response {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
   std::string json;  // the response object (strata.h, strata_response.json)
+  // generate with top_probs / logits (strata.h, strata_response.top_*):
+  int32_t top_k = 0;                     // entries per generated token
+  std::vector<int32_t> top_prob_tokens;  // [i * top_k + j]
+  std::vector<float> top_prob_values;
+  std::vector<float> logits;
+  bool used_shm = false;  // the payload went through a shared-memory channel
 };
 
 struct Session {
@@ -114,6 +126,9 @@ struct ModelStatus {
   int64_t weights_bytes = 0;
   int64_t kv_bytes = 0;
   int64_t scratch_bytes = 0;
+  int64_t kv_free_bytes = 0;
+  int64_t total_bytes = 0;
+  std::string kv_type;
   int64_t sessions = 0;
   int64_t queued = 0;
   int64_t running = 0;
@@ -149,6 +164,7 @@ class Client {
     o.bearer_token = options.bearer_token.c_str();
     o.connect_timeout_ms = options.connect_timeout_ms;
     o.io_timeout_ms = options.io_timeout_ms;
+    o.shm_threshold_bytes = options.shm_threshold_bytes;
     strata_client* c = nullptr;
     const strata_result r = strata_client_create(&o, &c);
     if (r != STRATA_OK) throw Error(r, 0, strata_result_string(r));
@@ -166,6 +182,12 @@ class Client {
     p.model = req.model.c_str();
     p.prompt = req.prompt.c_str();
     p.session = req.session.c_str();
+    if (!req.prompt_tokens.empty()) {
+      p.prompt_tokens = req.prompt_tokens.data();
+      p.n_prompt_tokens = req.prompt_tokens.size();
+    }
+    p.top_probs = req.top_probs;
+    p.logits = req.logits ? 1 : 0;
     const std::vector<const char*> stop = c_strings(req.stop);
     set_sampling(p, req, stop);
     Stream stream{on_token, nullptr};
@@ -230,6 +252,11 @@ class Client {
       ms.weights_bytes = m.weights_bytes;
       ms.kv_bytes = m.kv_bytes;
       ms.scratch_bytes = m.scratch_bytes;
+      if (m.struct_size >= offsetof(strata_model_status, total_bytes) + sizeof(m.total_bytes)) {
+        ms.kv_free_bytes = m.kv_free_bytes;
+        ms.total_bytes = m.total_bytes;
+        if (m.kv_type) ms.kv_type = m.kv_type;
+      }
       ms.sessions = m.sessions;
       ms.queued = m.queued;
       ms.running = m.running;
@@ -312,6 +339,15 @@ class Client {
     resp.prompt_tokens = out->prompt_tokens;
     resp.completion_tokens = out->completion_tokens;
     resp.json = out->json;
+    if (out->struct_size >= offsetof(strata_response, used_shm) + sizeof(out->used_shm)) {
+      resp.top_k = out->top_k;
+      if (out->n_top_probs) {
+        resp.top_prob_tokens.assign(out->top_prob_tokens, out->top_prob_tokens + out->n_top_probs);
+        resp.top_prob_values.assign(out->top_prob_values, out->top_prob_values + out->n_top_probs);
+      }
+      if (out->n_logits) resp.logits.assign(out->logits, out->logits + out->n_logits);
+      resp.used_shm = out->used_shm != 0;
+    }
     return resp;
   }
 

@@ -1,0 +1,25 @@
+// Internal to kernels/cpu: the pieces the GEMM dispatch (gemm.cpp) assembles per weight type and
+// level. Packers are shared by every level; tiles are per level.
+#pragma once
+
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm/gemm_layout.h"
+
+namespace strata::cpu::detail {
+
+using GemmTileFn = decltype(GemmKernels::tile);
+
+// The layout a weight type packs to, or nullptr when it has no GEMM path.
+const GemmFormat* gemm_format(TensorType weight_type);
+
+// gemm_pack.cpp: the level-independent members (panel_bytes, act_bytes, pack_panel, pack_act);
+// false when the type has no GEMM path.
+bool gemm_packers(TensorType weight_type, GemmKernels& k);
+
+// The tile kernel of a level for a format, or nullptr. avx2 needs every u < 128 (vpmaddubsw
+// sums two products in int16), so it has no Q8_0 (`offset` 128).
+GemmTileFn gemm_tile_reference(const GemmFormat& f);
+GemmTileFn gemm_tile_avx2(const GemmFormat& f);    // STRATA_KERNELS_X86 only
+GemmTileFn gemm_tile_avx512(const GemmFormat& f);  // STRATA_KERNELS_X86 only
+
+}  // namespace strata::cpu::detail

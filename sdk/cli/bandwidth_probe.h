@@ -1,0 +1,21 @@
+// Memory-bandwidth probe for `strata bench --bandwidth`: how fast the given threads can stream a
+// buffer far larger than the last-level cache, which bounds decode speed (every generated token
+// reads all the weights once).
+#pragma once
+
+#include <cstdint>
+
+namespace strata {
+
+class ThreadPool;
+
+struct BandwidthResult {
+  double bytes_per_s = 0;  // best of the passes
+  uint64_t buffer_bytes = 0;
+};
+
+// Reads a buffer of `bytes` (rounded down to whole 64-byte lines) `passes` times with every thread
+// of the pool, each thread its own contiguous share, and returns the best pass.
+BandwidthResult measure_read_bandwidth(ThreadPool& pool, uint64_t bytes, int passes);
+
+}  // namespace strata
