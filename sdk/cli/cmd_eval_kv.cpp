@@ -2,7 +2,6 @@
 // The quality cost of quantized KV: the text is fed through the model once per KV type
 // (teacher forcing), and each position's next-token distribution under q8_0 and q4g is compared
 // with f16's: mean KL divergence KL(f16 || quantized) and greedy-token agreement.
-#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -11,7 +10,7 @@
 
 #include "engine/decode/decoder.h"
 #include "engine/kv/sequence_kv_cache.h"
-#include "engine/sampler/sampler.h"
+#include "engine/sampler/distribution_distance.h"
 #include "engine/threads/thread_pool.h"
 #include "sdk/cli/commands.h"
 #include "sdk/cli/json_out.h"
@@ -27,21 +26,9 @@ struct EvalKvOptions {
   bool json = false;
 };
 
-// log-softmax of one row, in double for a stable KL.
-void log_softmax(const float* logits, int64_t n, std::vector<double>& out) {
-  double max = logits[0];
-  for (int64_t i = 1; i < n; ++i) max = std::max(max, double(logits[i]));
-  double sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += std::exp(logits[i] - max);
-  const double log_z = max + std::log(sum);
-  out.resize(n);
-  for (int64_t i = 0; i < n; ++i) out[i] = logits[i] - log_z;
-}
-
 struct Score {
   KvType type;
-  double kl_sum = 0;
-  int64_t agree = 0, positions = 0;
+  DistributionDistance distance;
 };
 
 void run_eval_kv(const EvalKvOptions& o) {
@@ -69,39 +56,31 @@ void run_eval_kv(const EvalKvOptions& o) {
   // Chunks keep the logits of a few dozen positions in memory, not of the whole text.
   constexpr int64_t kChunk = 64;
   std::vector<float> ref_logits(kChunk * V), q_logits(kChunk * V);
-  std::vector<double> lp, lq;
   for (int64_t begin = 0; begin + 1 < n; begin += kChunk) {
     const int64_t len = std::min(kChunk, n - 1 - begin);  // the last token has no next token to predict
     std::span<const int32_t> chunk(tokens.data() + begin, len);
     decoder.forward(chunk, ref, ref_logits, true);
     for (size_t c = 0; c < caches.size(); ++c) {
       decoder.forward(chunk, *caches[c], q_logits, true);
-      for (int64_t t = 0; t < len; ++t) {
-        log_softmax(&ref_logits[t * V], V, lp);
-        log_softmax(&q_logits[t * V], V, lq);
-        double kl = 0;
-        for (int64_t i = 0; i < V; ++i) kl += std::exp(lp[i]) * (lp[i] - lq[i]);
-        scores[c].kl_sum += kl;
-        scores[c].agree += argmax({&ref_logits[t * V], size_t(V)}) == argmax({&q_logits[t * V], size_t(V)});
-        scores[c].positions += 1;
-      }
+      for (int64_t t = 0; t < len; ++t)
+        scores[c].distance.add({&ref_logits[t * V], size_t(V)}, {&q_logits[t * V], size_t(V)});
     }
   }
   if (o.json) {
     boost::json::array a;
     for (const auto& s : scores)
       a.push_back({{"kv", std::string(kv_type_name(s.type))},
-                   {"mean_kl", s.kl_sum / s.positions},
-                   {"greedy_agreement", double(s.agree) / s.positions},
-                   {"positions", s.positions}});
+                   {"mean_kl", s.distance.mean_kl()},
+                   {"greedy_agreement", s.distance.greedy_agreement()},
+                   {"positions", s.distance.positions()}});
     print_json(boost::json::object{{"model", model.name()}, {"tokens", n}, {"reference", "f16"}, {"results", std::move(a)}});
     return;
   }
   std::printf("%lld tokens of %s, against f16 KV\n", static_cast<long long>(n), o.text.c_str());
   std::printf("%-5s %14s %18s\n", "kv", "mean KL", "greedy agreement");
   for (const auto& s : scores)
-    std::printf("%-5s %14.6f %17.2f%%\n", std::string(kv_type_name(s.type)).c_str(), s.kl_sum / s.positions,
-                100.0 * s.agree / s.positions);
+    std::printf("%-5s %14.6f %17.2f%%\n", std::string(kv_type_name(s.type)).c_str(), s.distance.mean_kl(),
+                100.0 * s.distance.greedy_agreement());
 }
 
 }  // namespace

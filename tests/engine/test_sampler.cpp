@@ -2,6 +2,7 @@
 // implementation (wrong order, wrong formula, off-by-one boundary, library-dependent randomness)
 // gives a different answer.
 #include "engine/sampler/sampler.h"
+#include "engine/sampler/distribution_distance.h"
 
 #include <gtest/gtest.h>
 
@@ -546,6 +547,22 @@ TEST(Sampler, BadLogitsAndHistoryAreRejected) {
     EXPECT_THROW(pen.sample(std::vector<float>{1, 2}, std::vector<int32_t>{0, 2}), Error);
     EXPECT_THROW(pen.sample(std::vector<float>{1, 2}, std::vector<int32_t>{-1}), Error);
   }
+}
+
+TEST(DistributionDistance, KlAndAgreementOfKnownDistributions) {
+  DistributionDistance d;
+  const std::vector<float> half{0.0f, 0.0f}, skewed{std::log(3.0f), 0.0f}, flipped{0.0f, std::log(3.0f)};
+  d.add(half, half);  // identical: KL 0, greedy agrees
+  EXPECT_DOUBLE_EQ(d.mean_kl(), 0.0);
+  // (0.5, 0.5) against (0.75, 0.25): 0.5 ln(0.5/0.75) + 0.5 ln(0.5/0.25).
+  d.add(half, skewed);
+  d.add(skewed, flipped);  // argmax 0 against 1: disagree
+  const double kl_half_skewed = 0.5 * std::log(0.5 / 0.75) + 0.5 * std::log(0.5 / 0.25);
+  const double kl_skewed_flipped = 0.75 * std::log(0.75 / 0.25) + 0.25 * std::log(0.25 / 0.75);
+  EXPECT_NEAR(d.mean_kl(), (kl_half_skewed + kl_skewed_flipped) / 3, 1e-6);
+  EXPECT_DOUBLE_EQ(d.greedy_agreement(), 2.0 / 3.0);
+  EXPECT_EQ(d.positions(), 3);
+  EXPECT_THROW(d.add(half, std::vector<float>{0.0f}), Error);
 }
 
 }  // namespace
