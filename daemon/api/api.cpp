@@ -149,6 +149,8 @@ void Api::handle(HttpRequest req, std::shared_ptr<Exchange> exchange) {
       case Route::GetSession: return handle_get_session(st, req, m.session_id, ex);
       case Route::DeleteSession: return handle_delete_session(st, req, m.session_id, ex);
       case Route::SnapshotSession: return handle_snapshot_session(st, req, m.session_id, ex);
+      case Route::ExportSession: return handle_export_session(st, req, m.session_id, ex);
+      case Route::ImportSession: return handle_import_session(st, req, ex);
       case Route::Status: return handle_status(st, req, ex);
       case Route::Metrics: return handle_metrics(st, req, ex);
       case Route::OpenShm: return handle_open_shm(st, req, ex);

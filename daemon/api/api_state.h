@@ -58,6 +58,9 @@ void handle_delete_session(ApiState& st, const HttpRequest& req, const std::stri
                            const std::shared_ptr<Exchange>& ex);
 void handle_snapshot_session(ApiState& st, const HttpRequest& req, const std::string& id,
                              const std::shared_ptr<Exchange>& ex);
+void handle_export_session(ApiState& st, const HttpRequest& req, const std::string& id,
+                           const std::shared_ptr<Exchange>& ex);
+void handle_import_session(ApiState& st, const HttpRequest& req, const std::shared_ptr<Exchange>& ex);
 void handle_status(ApiState& st, const HttpRequest& req, const std::shared_ptr<Exchange>& ex);
 void handle_metrics(ApiState& st, const HttpRequest& req, const std::shared_ptr<Exchange>& ex);
 void handle_open_shm(ApiState& st, const HttpRequest& req, const std::shared_ptr<Exchange>& ex);

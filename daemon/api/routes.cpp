@@ -32,6 +32,7 @@ RouteMatch match_route(std::string_view method, std::string_view target) {
       {"/v1/chat/completions", "POST", Route::ChatCompletions},
       {"/strata/v1/generate", "POST", Route::Generate},
       {"/strata/v1/sessions", "GET", Route::ListSessions},
+      {"/strata/v1/sessions/import", "POST", Route::ImportSession},
       {"/strata/v1/status", "GET", Route::Status},
       {"/metrics", "GET", Route::Metrics},
       {"/strata/v1/shm", "POST", Route::OpenShm},
@@ -55,6 +56,12 @@ RouteMatch match_route(std::string_view method, std::string_view target) {
       if (method == "POST") return {Route::SnapshotSession, std::string(id.substr(0, id.size() - kSnapshot.size()))};
       throw method_not_allowed(method, "/strata/v1/sessions/{id}/snapshot", "POST");
     }
+    constexpr std::string_view kExport = "/export";
+    if (id.ends_with(kExport) && id.size() > kExport.size() &&
+        id.substr(0, id.size() - kExport.size()).find('/') == std::string_view::npos) {
+      if (method == "GET") return {Route::ExportSession, std::string(id.substr(0, id.size() - kExport.size()))};
+      throw method_not_allowed(method, "/strata/v1/sessions/{id}/export", "GET");
+    }
   }
   constexpr std::string_view kShm = "/strata/v1/shm/";
   if (path.starts_with(kShm) && path.size() > kShm.size()) {
@@ -77,6 +84,8 @@ std::string_view route_pattern(Route route) {
     case Route::GetSession:
     case Route::DeleteSession: return "/strata/v1/sessions/{id}";
     case Route::SnapshotSession: return "/strata/v1/sessions/{id}/snapshot";
+    case Route::ExportSession: return "/strata/v1/sessions/{id}/export";
+    case Route::ImportSession: return "/strata/v1/sessions/import";
     case Route::Status: return "/strata/v1/status";
     case Route::Metrics: return "/metrics";
     case Route::OpenShm: return "/strata/v1/shm";

@@ -15,6 +15,8 @@ enum class Route {
   GetSession,       // GET    /strata/v1/sessions/{id}
   DeleteSession,    // DELETE /strata/v1/sessions/{id}
   SnapshotSession,  // POST   /strata/v1/sessions/{id}/snapshot
+  ExportSession,    // GET    /strata/v1/sessions/{id}/export
+  ImportSession,    // POST   /strata/v1/sessions/import
   Status,           // GET    /strata/v1/status
   Metrics,          // GET    /metrics
   OpenShm,          // POST   /strata/v1/shm
@@ -23,7 +25,7 @@ enum class Route {
 
 struct RouteMatch {
   Route route;
-  std::string session_id;  // GetSession, DeleteSession, SnapshotSession; CloseShm: the channel id
+  std::string session_id;  // GetSession, DeleteSession, SnapshotSession, ExportSession; CloseShm: the channel id
 };
 
 // The query string (after '?') is ignored. Throws ApiError: 404 for an unknown path, 405 for a

@@ -33,7 +33,9 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 using error_code = boost::system::error_code;
 
-ServerLimits server_limits(const Config& c) { return {c.max_body_bytes, c.max_connections, c.keep_alive_seconds}; }
+ServerLimits server_limits(const Config& c) {
+  return {c.max_body_bytes, c.max_connections, c.keep_alive_seconds, c.max_import_bytes};
+}
 
 bool is_loopback_socket(int fd) {
   sockaddr_storage ss{};

@@ -20,14 +20,14 @@
 namespace strata::daemon {
 
 struct ModelConfig {
-  std::string path;           // GGUF file
-  int64_t context = 0;        // context length of new sequences; 0 = the model's training context
-  int64_t threads = 0;        // decoder threads; 0 = every core
-  std::string chat_template;  // "" = detect from the GGUF's tokenizer.chat_template; else a template name
-  std::string kv = "f16";     // KV cache storage: f16, q8_0 or q4g
-  int64_t kv_group = 64;      // q4g: elements per quantization group
-  std::string ram_budget;     // tiered weights: RAM for weights, bytes or "PCT%"; "" = all in RAM (mmapped)
-  std::string gpu_budget;     // tiered weights: GPU memory (no GPU tier yet)
+  std::string path{};                 // GGUF file
+  int64_t context = 0;                // context length of new sequences; 0 = the model's training context
+  int64_t threads = 0;                // decoder threads; 0 = every core
+  std::string chat_template{};        // "" = detect from the GGUF's tokenizer.chat_template; else a template name
+  std::string kv = "f16";             // KV cache storage: f16, q8_0 or q4g
+  int64_t kv_group = 64;              // q4g: elements per quantization group
+  std::string ram_budget{};           // tiered weights: RAM for weights, bytes or "PCT%"; "" = all in RAM (mmapped)
+  std::string gpu_budget{};           // tiered weights: GPU memory (no GPU tier yet)
   std::string weights = "native";     // "native" or "q4g" (compress f16/bf16/f32 matrices at load)
   std::string weight_tiers = "auto";  // "auto" or shares such as "ram=50,ssd=50"
 
@@ -44,6 +44,7 @@ struct Config {
   int64_t shutdown_timeout_seconds = 10;  // SIGTERM: in-flight requests get this long, then are cancelled
   // [limits]
   int64_t max_body_bytes = 8 << 20;  // request body size at most (413 beyond)
+  int64_t max_import_bytes = int64_t(1) << 30;  // POST /strata/v1/sessions/import: archive size at most
   int64_t max_tokens = 4096;         // max_tokens a request may ask for at most (400 beyond)
   int64_t default_max_tokens = 256;  // max_tokens when a request gives none
   int64_t max_sequences = 8;         // per model: sequences decoded together at most

@@ -52,7 +52,7 @@ std::string check_weights(const std::string& v) { return parse_weight_format(v) 
 
 constexpr int64_t kMaxSeconds = 365LL * 24 * 3600;
 
-const std::array<KeyDef<Config>, 24> kDaemonKeys{{
+const std::array<KeyDef<Config>, 25> kDaemonKeys{{
     {"server", "socket", "Path of the Unix socket clients connect to (created 0660, group strata when it exists).",
      &Config::socket, 0, 0, check_not_empty},
     {"server", "tcp_listen", "Loopback TCP listener, \"127.0.0.1:PORT\" or \"[::1]:PORT\"; empty: none.",
@@ -69,6 +69,8 @@ const std::array<KeyDef<Config>, 24> kDaemonKeys{{
      &Config::shutdown_timeout_seconds, 0, 3600},
     {"limits", "max_body_bytes", "Largest request body accepted (413 beyond).", &Config::max_body_bytes, 1024,
      1LL << 32},
+    {"limits", "max_import_bytes", "Largest session archive POST /strata/v1/sessions/import accepts (413 beyond).",
+     &Config::max_import_bytes, 1024, 1LL << 40},
     {"limits", "max_tokens", "Largest max_tokens a request may ask for (400 beyond).", &Config::max_tokens, 1, 1 << 24},
     {"limits", "default_max_tokens", "max_tokens of a request that gives none.", &Config::default_max_tokens, 1,
      1 << 24},

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <boost/asio/post.hpp>
@@ -124,7 +125,9 @@ void Connection::read_request() {
   state_ = State::Reading;
   parser_.emplace();
   parser_->header_limit(kHeaderLimit);
-  parser_->body_limit(static_cast<uint64_t>(shared_->limits.max_body_bytes));
+  // The larger of the two limits until the target is known (on_header picks the request's).
+  body_limit_ = std::max(shared_->limits.max_body_bytes, shared_->limits.max_import_bytes);
+  parser_->body_limit(static_cast<uint64_t>(body_limit_));
   arm_timer(shared_->limits.keep_alive_seconds);
   http::async_read_header(socket_, buffer_, *parser_,
                           [self = shared_from_this()](error_code ec, size_t) { self->on_header(ec); });
@@ -141,10 +144,17 @@ void Connection::on_header(error_code ec) {
       return reject(431, "header_too_large", "the request header is larger than 16 KiB");
     if (ec == http::error::body_limit)  // a Content-Length past the limit is refused with the header
       return reject(413, "body_too_large",
-                    "the request body is larger than " + std::to_string(shared_->limits.max_body_bytes) + " bytes");
+                    "the request body is larger than " + std::to_string(body_limit_) + " bytes");
     return reject(400, "bad_http", "malformed HTTP request (" + ec.message() + ")");
   }
   auto& req = parser_->get();
+  const bool archive = req.method() == http::verb::post && req.target() == "/strata/v1/sessions/import";
+  body_limit_ = archive ? shared_->limits.max_import_bytes : shared_->limits.max_body_bytes;
+  if (const auto n = parser_->content_length(); n && *n > static_cast<uint64_t>(body_limit_))
+    return reject(413, "body_too_large",
+                  "the request body is larger than " + std::to_string(body_limit_) + " bytes" +
+                      (archive ? " (limits.max_import_bytes)" : ""));
+  parser_->body_limit(static_cast<uint64_t>(body_limit_));
   keep_alive_ = req.keep_alive();
   head_ = req.method() == http::verb::head;
   if (auto it = req.find(http::field::expect); it != req.end() && iequals(it->value(), "100-continue"))
@@ -160,7 +170,7 @@ void Connection::on_body(error_code ec) {
   if (ec) {
     if (ec == http::error::body_limit)
       return reject(413, "body_too_large",
-                    "the request body is larger than " + std::to_string(shared_->limits.max_body_bytes) + " bytes");
+                    "the request body is larger than " + std::to_string(body_limit_) + " bytes");
     if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::operation_aborted ||
         ec == asio::error::connection_reset)
       return close();

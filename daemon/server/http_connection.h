@@ -87,6 +87,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint64_t request_no_ = 0;
   bool keep_alive_ = true;
   bool head_ = false;      // a HEAD request: no body in the answer
+  int64_t body_limit_ = 0;  // of the request being read: max_body_bytes, or max_import_bytes for an archive
   bool chunked_ = false;   // the event stream is sent chunked (HTTP/1.1)
   bool answered_ = false;  // the whole answer is queued
   bool watching_ = false;  // a read is pending to notice EOF while handling

@@ -21,6 +21,8 @@ struct ServerLimits {
   int64_t max_body_bytes = 8 << 20;
   int64_t max_connections = 256;
   int64_t keep_alive_seconds = 60;
+  // POST /strata/v1/sessions/import only: session archives hold KV and outgrow max_body_bytes.
+  int64_t max_import_bytes = int64_t(1) << 30;
 };
 
 class HttpServer {

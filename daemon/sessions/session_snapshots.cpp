@@ -36,7 +36,12 @@ void SessionSnapshots::configure(const Config& config) {
   idle_save_seconds_ = config.snapshot_idle_save_seconds;
   cross_uid_prefix_ = config.snapshot_cross_uid_prefix != 0;
   model_paths_.clear();
-  for (const auto& [name, m] : config.models) model_paths_[name] = m.path;
+  model_kv_.clear();
+  for (const auto& [name, m] : config.models) {
+    model_paths_[name] = m.path;
+    // The group as the KV pool uses it (clamped to the head size) is checked at import.
+    if (auto t = parse_kv_type(m.kv)) model_kv_[name] = KvFormat{*t, static_cast<int>(m.kv_group)};
+  }
   if (store_->quota_bytes() != quota_of(config)) store_->set_quota(quota_of(config));
 }
 

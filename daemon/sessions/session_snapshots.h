@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "daemon/config/config.h"
 #include "engine/snapshot/snapshot_store.h"
@@ -68,6 +69,15 @@ class SessionSnapshots {
   // uid with snapshots.cross_uid_prefix): a sequence holding their KV, the rest of the prompt
   // left to prefill (at least one token). Null when nothing matched.
   Restored restore_prefix(const std::vector<int32_t>& prompt, uint32_t owner, const LoadedModel& model);
+  // Session archives (session_transfer.cpp). export_archive() saves the session first, then
+  // packs its history and chunk files. import_archive() verifies every chunk against the
+  // configured model (fingerprint, KV type, key recomputed from the history) and creates a new
+  // session of `owner` whose chunks go through the store's durable writes and quota; nullptr
+  // when `sessions` is full. Both throw snapshot::ArchiveError for an archive that cannot be
+  // used (naming the part), strata::Error otherwise.
+  std::string export_archive(Session& s);
+  Session* import_archive(std::string_view bytes, uint32_t owner, SessionStore& sessions);
+  bool cross_uid_prefix() const { return cross_uid_prefix_; }
   void count_prefilled(int64_t tokens) { counters_.prefilled_tokens += static_cast<uint64_t>(tokens); }
   void erase(const std::string& id);
 
@@ -85,6 +95,7 @@ class SessionSnapshots {
   int64_t idle_save_seconds_ = 30;
   bool cross_uid_prefix_ = false;
   std::map<std::string, std::string> model_paths_;  // model name -> GGUF path
+  std::map<std::string, KvFormat> model_kv_;         // model name -> configured KV type and group
   std::map<std::string, snapshot::ModelFingerprint> fingerprints_;  // by path
   SnapshotCounters counters_;
 };

@@ -157,7 +157,7 @@ uint64_t KvLayout::chunk_file_bytes() const {
 
 std::string KvLayout::kv_name() const {
   std::string n(kv_type_name(format.type));
-  if (format.type == KvType::Q4G) n += "/" + std::to_string(format.group);
+  if (format.type == KvType::Q4G) n.append("/").append(std::to_string(format.group));
   return n;
 }
 
@@ -252,6 +252,58 @@ void verify_chunk_file(const std::filesystem::path& path) {
   std::vector<uint8_t> payload(payload_bytes);
   std::vector<int32_t> tokens;
   read_body(f.fd, h.data(), p, tokens, payload.data());
+}
+
+}  // namespace strata::snapshot
+
+namespace strata::snapshot {
+
+ParsedChunk parse_chunk(std::span<const uint8_t> bytes, const std::string& name) {
+  if (bytes.size() < kChunkHeaderBytes) throw ChunkError(name, "header", "truncated chunk");
+  const uint8_t* h = bytes.data();
+  if (get<uint32_t>(h, kOffMagic) != kChunkMagic) throw ChunkError(name, "magic", "not a Strata KV chunk");
+  if (const uint32_t v = get<uint32_t>(h, kOffVersion); v != kChunkFormatVersion)
+    throw ChunkError(name, "format_version",
+                     "version " + std::to_string(v) + ", this build reads " + std::to_string(kChunkFormatVersion));
+  if (get<uint64_t>(h, kOffHeaderSum) != XXH3_64bits(h, kOffHeaderSum))
+    throw ChunkError(name, "header_checksum", "the header is corrupt");
+  ParsedChunk c;
+  const uint32_t type = get<uint32_t>(h, kOffKvType);
+  if (type > kv_type_code(KvType::Q4G)) throw ChunkError(name, "kv_type", "unknown KV type " + std::to_string(type));
+  c.layout.geometry = {static_cast<int>(get<uint32_t>(h, kOffLayers)), static_cast<int>(get<uint32_t>(h, kOffHeadsKv)),
+                       static_cast<int>(get<uint32_t>(h, kOffHeadDim))};
+  c.layout.page_tokens = get<uint32_t>(h, kOffPageTokens);
+  const auto& g = c.layout.geometry;
+  if (g.n_layer <= 0 || g.n_layer > 4096 || g.n_head_kv <= 0 || g.n_head_kv > 4096 || g.head_dim <= 0 ||
+      g.head_dim > 4096 || c.layout.page_tokens <= 0 || c.layout.page_tokens > (1 << 20))
+    throw ChunkError(name, "geometry", "implausible layer/head/page sizes");
+  try {
+    c.layout.format = KvFormat::make(static_cast<KvType>(type), g.head_dim,
+                                     type == kv_type_code(KvType::Q4G) ? static_cast<int>(get<uint32_t>(h, kOffGroup)) : 64);
+  } catch (const Error& e) {
+    throw ChunkError(name, "kv_type", e.what());
+  }
+  std::memcpy(c.layout.fingerprint.bytes.data(), h + kOffFingerprint, 16);
+  std::memcpy(c.key.bytes.data(), h + kOffKey, 16);
+  const uint64_t first = get<uint64_t>(h, kOffFirstToken), n_tokens = get<uint64_t>(h, kOffTokens);
+  const uint64_t P = static_cast<uint64_t>(c.layout.page_tokens);
+  if (n_tokens != P || first % P != 0) throw ChunkError(name, "token_range", "not one whole page");
+  c.page_index = static_cast<int64_t>(first / P);
+  const uint64_t payload_bytes = get<uint64_t>(h, kOffPayloadBytes);
+  if (payload_bytes != c.layout.page_bytes())
+    throw ChunkError(name, "payload_bytes", "the payload size does not match the stated layout");
+  if (bytes.size() != c.layout.chunk_file_bytes())
+    throw ChunkError(name, "size", std::to_string(bytes.size()) + " bytes, the layout needs " +
+                                       std::to_string(c.layout.chunk_file_bytes()));
+  const uint64_t tok_bytes = n_tokens * sizeof(int32_t);
+  c.tokens.resize(n_tokens);
+  std::memcpy(c.tokens.data(), h + kChunkHeaderBytes, tok_bytes);
+  c.payload = bytes.subspan(kChunkHeaderBytes + tok_bytes, payload_bytes);
+  // Tokens and payload are contiguous in the file: one hash over both.
+  if (get<uint64_t>(h, kChunkHeaderBytes + tok_bytes + payload_bytes) !=
+      XXH3_64bits(h + kChunkHeaderBytes, tok_bytes + payload_bytes))
+    throw ChunkError(name, "checksum", "the token ids or the KV payload are corrupt");
+  return c;
 }
 
 }  // namespace strata::snapshot

@@ -73,6 +73,21 @@ void write_chunk(const std::filesystem::path& path, const KvLayout& layout, cons
 void read_chunk(const std::filesystem::path& path, const KvLayout& layout, const ChunkKey& key, int64_t page_index,
                 std::span<const int32_t> tokens, uint8_t* payload);
 
+// A chunk file's bytes taken apart (a chunk received in a session archive): the layout, key and
+// page its header states, its token ids and a view of its payload inside `bytes`.
+struct ParsedChunk {
+  KvLayout layout;
+  ChunkKey key;
+  int64_t page_index = 0;
+  std::vector<int32_t> tokens;
+  std::span<const uint8_t> payload;
+};
+
+// Checks the bytes of one chunk file on their own (magic, format version, header checksum, KV
+// type, sizes, token-and-payload checksum, nothing after it) and returns what it states; the
+// caller checks that against what it expects. Throws ChunkError naming `name` and the field.
+ParsedChunk parse_chunk(std::span<const uint8_t> bytes, const std::string& name);
+
 // Checks a chunk file's own consistency only (header checksum, size, payload checksum), without
 // knowing what it should hold: for the start-up reconcile. Throws ChunkError.
 void verify_chunk_file(const std::filesystem::path& path);

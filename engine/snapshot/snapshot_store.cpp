@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <future>
 #include <set>
 #include <span>
@@ -152,6 +153,37 @@ SaveResult SnapshotStore::save(const SessionRow& session, const KvLayout& layout
     index_->refresh_session_bytes(session.id);
     return r;
   }
+  return save_pages(session, layout, n_pages, [kv](int64_t i) { return kv->page_data(i); });
+}
+
+SaveResult SnapshotStore::import_session(const SessionRow& session, const KvLayout& layout,
+                                         const std::vector<const uint8_t*>& pages) {
+  std::lock_guard lock(mu_);
+  if (static_cast<int64_t>(pages.size()) * layout.page_tokens > static_cast<int64_t>(session.tokens.size()))
+    throw Error(ErrorKind::InvalidArgument, "import of session " + session.id + ": more pages than tokens");
+  return save_pages(session, layout, static_cast<int64_t>(pages.size()), [&pages](int64_t i) { return pages[i]; });
+}
+
+std::vector<std::string> SnapshotStore::read_session_chunks(const std::string& id) {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [page, key] : index_->session_chunks(id)) {
+    if (page != static_cast<int64_t>(out.size())) break;  // a gap: only the leading pages restore
+    const auto c = index_->chunk(key);
+    if (!c) break;
+    std::ifstream f(options_.dir / c->path, std::ios::binary);
+    std::string bytes(c->bytes, '\0');
+    if (!f.read(bytes.data(), static_cast<std::streamsize>(bytes.size())))
+      throw Error(ErrorKind::Io, (options_.dir / c->path).string() + ": cannot read");
+    out.push_back(std::move(bytes));
+  }
+  return out;
+}
+
+SaveResult SnapshotStore::save_pages(const SessionRow& session, const KvLayout& layout, int64_t n_pages,
+                                     const std::function<const uint8_t*(int64_t)>& page_data) {
+  SaveResult r;
+  const int64_t P = layout.page_tokens;
   const auto keys = chunk_keys(layout, session.tokens, n_pages);
 
   SessionRow row = session;
@@ -189,7 +221,7 @@ SaveResult SnapshotStore::save(const SessionRow& session, const KvLayout& layout
       break;
     }
     const auto path = chunk_path(hex);
-    write_chunk(path, layout, keys[i], i, std::span(session.tokens).subspan(i * P, P), kv->page_data(i));
+    write_chunk(path, layout, keys[i], i, std::span(session.tokens).subspan(i * P, P), page_data(i));
     SqliteTransaction tx(index_->db());
     index_->insert_chunk({hex, std::string(kChunkDir) + "/" + path.filename().string(), layout.chunk_file_bytes(), 0, tick()});
     index_->map_chunk(session.id, i, hex);

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -89,6 +90,13 @@ class SnapshotStore {
   RestoreResult restore_prefix(std::span<const int32_t> tokens, int64_t max_tokens, uint32_t owner, bool any_owner,
                                const KvLayout& layout, const std::shared_ptr<KvPagePool>& pool, int64_t capacity);
 
+  // Session archives (session_archive.h). import_session() saves a new session whose pages come
+  // from elsewhere, already verified by the caller: the same durable writes, sharing and quota
+  // as save(). read_session_chunks() returns the files of the session's leading mapped pages
+  // (page 0, 1, ...) as stored.
+  SaveResult import_session(const SessionRow& session, const KvLayout& layout, const std::vector<const uint8_t*>& pages);
+  std::vector<std::string> read_session_chunks(const std::string& id);
+
   std::optional<SessionRow> session(const std::string& id);
   std::vector<SessionRow> sessions();
   // Removes the session and the chunk files no other session references.
@@ -105,6 +113,9 @@ class SnapshotStore {
   int64_t tick();
   // Evicts until `needed` more bytes fit the quota; false when nothing more can go.
   bool make_room(uint64_t needed, const std::string& saving);
+  // save()'s body, the lock held: maps and writes the first n_pages pages of session.tokens.
+  SaveResult save_pages(const SessionRow& session, const KvLayout& layout, int64_t n_pages,
+                        const std::function<const uint8_t*(int64_t)>& page_data);
   void remove_chunk(const ChunkRow& c);
   // Reads rows[i] (page i of `tokens`) into fresh pages of `pool`, in parallel; returns the
   // verified prefix (pages) and drops the chunks that failed.

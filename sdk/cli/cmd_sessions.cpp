@@ -1,4 +1,5 @@
-// strata sessions ls | show ID | rm ID [--json]: the caller's sessions in the daemon.
+// strata sessions ls | show ID | rm ID | export ID FILE | import FILE [--json]: the caller's
+// sessions in the daemon.
 #include <cstdio>
 #include <ctime>
 #include <memory>
@@ -6,6 +7,7 @@
 
 #include "sdk/cli/client_common.h"
 #include "sdk/cli/commands.h"
+#include "sdk/cli/json_out.h"
 
 namespace strata::cli {
 
@@ -14,6 +16,7 @@ namespace {
 struct SessionsOptions {
   DaemonOptions daemon;
   std::string id;
+  std::string file;  // export, import: the archive
   bool json = false;
 };
 
@@ -59,8 +62,22 @@ void show(const SessionsOptions& o) {
 void remove(const SessionsOptions& o) {
   client::Client c = connect_daemon(o.daemon);
   c.delete_session(o.id);
-  if (o.json) return print_raw("{\"deleted\":\"" + o.id + "\"}");
+  if (o.json) return print_json(boost::json::object{{"deleted", o.id}});
   std::printf("deleted %s\n", o.id.c_str());
+}
+
+void export_archive(const SessionsOptions& o) {
+  client::Client c = connect_daemon(o.daemon);
+  c.export_session(o.id, o.file);
+  if (o.json) return print_json(boost::json::object{{"exported", o.id}});
+  std::printf("exported %s to %s\n", o.id.c_str(), o.file.c_str());
+}
+
+void import_archive(const SessionsOptions& o) {
+  client::Client c = connect_daemon(o.daemon);
+  const std::string id = c.import_session(o.file);
+  if (o.json) return print_json(boost::json::object{{"id", id}});
+  std::printf("imported %s as session %s\n", o.file.c_str(), id.c_str());
 }
 
 CLI::App* leaf(CLI::App* parent, const char* name, const char* help, const std::shared_ptr<SessionsOptions>& o,
@@ -77,11 +94,17 @@ CLI::App* leaf(CLI::App* parent, const char* name, const char* help, const std::
 
 void add_sessions(CLI::App& app) {
   auto o = std::make_shared<SessionsOptions>();
-  auto* sub = app.add_subcommand("sessions", "List, show or delete your sessions in the daemon");
+  auto* sub = app.add_subcommand("sessions", "List, show, delete, export or import your sessions in the daemon");
   sub->require_subcommand(1);
   leaf(sub, "ls", "List your sessions", o, list, false)->alias("list");
   leaf(sub, "show", "Show one session with its text", o, show, true);
   leaf(sub, "rm", "Delete a session", o, remove, true)->alias("delete");
+  leaf(sub, "export", "Write a session (history and KV) to an archive file", o, export_archive, true)
+      ->add_option("file", o->file, "Archive file to write")
+      ->required();
+  leaf(sub, "import", "Import an archive file as a new session of yours", o, import_archive, false)
+      ->add_option("file", o->file, "Archive file to read")
+      ->required();
 }
 
 }  // namespace strata::cli

@@ -173,6 +173,11 @@ json::value ClientCore::request_json(std::string_view method, const std::string&
   return v;
 }
 
+ResponseHead ClientCore::request_to_sink(std::string_view method, const std::string& target, std::string_view accept,
+                                         const BodySink& sink) {
+  return call(method, target, nullptr, accept, &sink).head;
+}
+
 ResponseHead ClientCore::request_stream(const std::string& target, const std::string& body, const BodySink& sink) {
   return call("POST", target, &body, "text/event-stream, application/json", &sink).head;
 }

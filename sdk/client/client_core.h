@@ -39,6 +39,10 @@ class ClientCore {
   // GET/DELETE/POST with a JSON body (or none); returns the 2xx response body parsed as JSON.
   // Throws CallError: the daemon's 4xx/5xx (mapped), protocol, I/O, timeout.
   boost::json::value request_json(std::string_view method, const std::string& target, const std::string* body);
+  // A request whose 2xx body is not JSON (a session archive): streamed to `sink`, so it is not
+  // bounded by kMaxBody. Errors as request_json.
+  ResponseHead request_to_sink(std::string_view method, const std::string& target, std::string_view accept,
+                               const BodySink& sink);
   // POST with a JSON body, streaming the 2xx body to `sink`. Returns the head (its media type
   // tells the caller whether it was streamed as events); a false from the sink closes the
   // connection and throws CallError(STRATA_ERR_CANCELLED).

@@ -97,8 +97,8 @@ TEST(DaemonConfig, PrintReadsBackToTheSameConfig) {
   env.xdg_runtime_dir = "/run/user/1000";
   env.home = "/home/u";
   Config c = default_config(env);
-  c.models["tiny"] = {"/m/a \"quoted\" \\ path.gguf", 128, 2, "chatml"};
-  c.models["x:y"] = {"/m/b.gguf", 0, 0, ""};
+  c.models["tiny"] = {.path = "/m/a \"quoted\" \\ path.gguf", .context = 128, .threads = 2, .chat_template = "chatml"};
+  c.models["x:y"] = {.path = "/m/b.gguf"};
   c.plugin_dirs = {"/p1", "/p\t2"};
   c.budget = "512MiB";
   const std::string printed = print_config(c);

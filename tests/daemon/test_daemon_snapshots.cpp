@@ -1,7 +1,9 @@
 // Session snapshots with the real stratad: a long session survives SIGTERM and a restart and
 // continues token-identically with its history restored (not prefilled); a loop of SIGKILLs at
 // random moments while snapshots are written never corrupts the index nor gives wrong tokens;
-// another uid can do nothing with a restored session.
+// another uid can do nothing with a restored session; an exported session imports into a fresh
+// daemon and continues token-identically from the archive's KV, while damaged or foreign archives
+// are refused.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +13,7 @@
 #include <thread>
 
 #include "engine/model/synth.h"
+#include "engine/snapshot/session_archive.h"
 #include "engine/snapshot/sqlite_db.h"
 #include "tests/daemon/daemon_test_util.h"
 #include "tests/support/run_process.h"
@@ -208,6 +211,194 @@ TEST_F(DaemonSnapshots, AnotherUidCanNeitherListResumeSnapshotNorDeleteARestored
   ASSERT_EQ(d.stop(), 0);
   DaemonProcess e(options());
   EXPECT_TRUE(get_json(e, "/strata/v1/sessions").at("sessions").as_array().empty());
+}
+
+// Session archives: an exported session imported into a daemon with a fresh state folder
+// continues token-identically, its KV restored from the archive's chunks.
+TEST_F(DaemonSnapshots, AnExportedSessionImportsIntoAFreshDaemonAndContinuesTokenIdentically) {
+  const auto prompt = random_ids(700, 8, true);
+  const auto turn2 = random_ids(6, 9, false);
+  DaemonProcess a(options());
+  const auto r1 = generate(a, prompt, 4);
+  const auto r2 = generate(a, prompt, 4);
+  ASSERT_EQ(ids(r1.at("tokens")), ids(r2.at("tokens")));
+  const std::string session(r1.at("session").as_string());
+  const auto want = ids(generate(a, turn2, 10, std::string(r2.at("session").as_string())).at("tokens"));
+  const HttpResponse archive = http_request(a.socket(), "GET", "/strata/v1/sessions/" + session + "/export");
+  ASSERT_EQ(archive.status, 200) << archive.body;
+  EXPECT_EQ(archive.headers.at("content-type"), "application/vnd.strata.session-archive");
+  EXPECT_EQ(http_request(a.socket(), "DELETE", "/strata/v1/sessions/" + session).status, 200);
+  EXPECT_EQ(http_request(a.socket(), "GET", "/strata/v1/sessions/" + session + "/export").status, 404);
+
+  DaemonOptions fresh = options();
+  fresh.state_dir = temp_dir("snapshot-import");
+  DaemonProcess b(fresh);
+  const auto imported = post_json(b, "/strata/v1/sessions/import", archive.body);
+  const std::string id(imported.at("id").as_string());
+  EXPECT_NE(id, session);
+  EXPECT_EQ(imported.at("tokens").as_int64(), 704);
+  const auto r = generate(b, turn2, 10, id);
+  EXPECT_EQ(ids(r.at("tokens")), want);
+  EXPECT_EQ(usage(r, "restored_tokens"), 2 * 256);  // 704 tokens: 2 full pages came from the archive
+  EXPECT_EQ(usage(r, "prefilled_tokens"), 704 - 512 + 6);
+}
+
+TEST_F(DaemonSnapshots, ADamagedOrForeignArchiveIsRefusedAndNothingIsImported) {
+  std::string archive;
+  {
+    DaemonProcess a(options());
+    const std::string session(generate(a, random_ids(600, 10, true), 2).at("session").as_string());
+    const HttpResponse r = http_request(a.socket(), "GET", "/strata/v1/sessions/" + session + "/export");
+    ASSERT_EQ(r.status, 200) << r.body;
+    archive = r.body;
+  }
+  // Archives have their own size limit: max_body_bytes (here below the archive's size) does not apply.
+  ASSERT_GT(archive.size(), 65536u);
+  DaemonOptions fresh = options("idle_save_seconds = 3600\n[limits]\nmax_body_bytes = 65536\n");
+  fresh.state_dir = temp_dir("snapshot-import");
+  DaemonProcess b(fresh);
+  auto refused = [&](std::string bytes, const std::string& cause) {
+    const HttpResponse r = http_request(b.socket(), "POST", "/strata/v1/sessions/import", bytes);
+    EXPECT_EQ(r.status, 400) << cause << ": " << r.body;
+    EXPECT_EQ(r.headers.at("content-type"), "application/json");
+    const auto e = parse_object(r.body).at("error").as_object();
+    EXPECT_EQ(e.at("code"), "invalid_archive");
+    EXPECT_NE(std::string(e.at("message").as_string()).find(cause), std::string::npos) << r.body;
+  };
+  auto flipped = [&](size_t at) {
+    std::string bytes = archive;
+    bytes[at] ^= 0x10;
+    return bytes;
+  };
+  refused(flipped(archive.size() - 100), "chunk 1");      // in the second chunk's payload
+  refused(flipped(30), "metadata_checksum");              // in the token ids
+  refused(flipped(0), "magic");
+  refused(archive.substr(0, archive.size() - 1), "truncated");
+  refused(archive + "x", "bytes after the last chunk");
+  // Well-formed containers whose content does not fit together.
+  auto rebuilt = [&](auto change) {
+    auto a = snapshot::decode_archive(archive);
+    change(a);
+    return snapshot::encode_archive(a);
+  };
+  refused(rebuilt([](auto& a) { a.tokens[5] ^= 1; }), "chunk 0: key");
+  refused(rebuilt([](auto& a) { std::swap(a.chunks[0], a.chunks[1]); }), "chunk 0: token_range");
+  refused(rebuilt([](auto& a) { a.model = "other"; }), "model 'other' is not configured");
+  refused(rebuilt([](auto& a) { a.tokens.resize(300); }), "more tokens than the history");
+  // The same name configured for another model file: every chunk's fingerprint differs.
+  SynthSpec spec;
+  spec.dim = 64;
+  spec.layers = 2;
+  spec.heads = 4;
+  spec.kv_heads = 2;
+  spec.ffn = 128;
+  spec.context = 4096;
+  spec.vocab_from = shared_path("models/vocab/ggml-vocab-llama-spm.gguf");
+  spec.seed = 12;
+  spec.threads = 2;
+  const auto other_dir = temp_dir("snapshot-other-model");
+  synthesize_model(spec, other_dir / "syn.gguf");
+  DaemonOptions other = options();
+  other.state_dir = temp_dir("snapshot-import-other");
+  other.config_text = "[models.syn]\npath = \"" + (other_dir / "syn.gguf").string() + "\"\nthreads = 2\n[snapshots]\n";
+  {
+    DaemonProcess c(other);
+    const HttpResponse r = http_request(c.socket(), "POST", "/strata/v1/sessions/import", archive);
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_NE(r.body.find("fingerprint"), std::string::npos) << r.body;
+    EXPECT_TRUE(get_json(c, "/strata/v1/sessions").at("sessions").as_array().empty());
+  }
+  // Nothing was imported, nothing written, and the daemon still serves.
+  EXPECT_TRUE(get_json(b, "/strata/v1/sessions").at("sessions").as_array().empty());
+  EXPECT_TRUE(std::filesystem::is_empty(fresh.state_dir / "snapshots" / "chunks"));
+  EXPECT_EQ(get_json(b, "/strata/v1/status").count("snapshots"), 1u);
+  EXPECT_EQ(post_json(b, "/strata/v1/sessions/import", archive).at("tokens").as_int64(), 602);
+  // The same model file with another configured KV type: the chunks' f16 KV is refused.
+  {
+    DaemonOptions q4 = options();
+    q4.state_dir = temp_dir("snapshot-import-q4g");
+    q4.config_text = "[models.syn]\npath = \"" + (*model_dir_ / "syn.gguf").string() +
+                     "\"\nthreads = 2\nkv = \"q4g\"\n[snapshots]\n";
+    DaemonProcess e(q4);
+    const HttpResponse r = http_request(e.socket(), "POST", "/strata/v1/sessions/import", archive);
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_NE(r.body.find("chunk 0: kv_type"), std::string::npos) << r.body;
+  }
+  // With cross-uid prefix reuse on, imported KV would reach other users: refused.
+  {
+    DaemonOptions shared = options("cross_uid_prefix = 1\n");
+    shared.state_dir = temp_dir("snapshot-import-shared");
+    DaemonProcess e(shared);
+    const HttpResponse r = http_request(e.socket(), "POST", "/strata/v1/sessions/import", archive);
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_NE(r.body.find("import_disabled"), std::string::npos) << r.body;
+  }
+  // Past limits.max_import_bytes: 413 before the body is read.
+  DaemonOptions small = options("idle_save_seconds = 3600\n[limits]\nmax_import_bytes = 4096\n");
+  small.state_dir = temp_dir("snapshot-import-small");
+  DaemonProcess d(small);
+  const HttpResponse big = http_request(d.socket(), "POST", "/strata/v1/sessions/import", archive);
+  EXPECT_EQ(big.status, 413) << big.body;
+  EXPECT_NE(big.body.find("max_import_bytes"), std::string::npos) << big.body;
+  EXPECT_TRUE(get_json(d, "/strata/v1/sessions").at("sessions").as_array().empty());
+}
+
+TEST_F(DaemonSnapshots, AnotherUidCannotExportASession) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run a client as another user (nobody)";
+  if (!std::filesystem::exists("/usr/bin/setpriv") || !std::filesystem::exists("/usr/bin/curl"))
+    GTEST_SKIP() << "needs setpriv and curl";
+  DaemonProcess d(options());
+  const std::string session(generate(d, random_ids(300, 11, true), 2).at("session").as_string());
+  ::chmod(d.dir().c_str(), 0755);
+  ::chmod(d.socket().c_str(), 0666);
+  const ProcessResult r = run_process({"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                       "/usr/bin/curl", "-s", "-w", "\n%{http_code}", "--unix-socket",
+                                       d.socket().string(),
+                                       "http://localhost/strata/v1/sessions/" + session + "/export"},
+                                      "", 60);
+  EXPECT_TRUE(r.out.ends_with("\n404")) << r.out;
+  EXPECT_NE(r.out.find("session_not_found"), std::string::npos) << r.out;
+  EXPECT_EQ(http_request(d.socket(), "GET", "/strata/v1/sessions/" + session + "/export").status, 200);
+}
+
+// The CLI end to end: `strata sessions export` then `strata sessions import` into a fresh daemon.
+TEST_F(DaemonSnapshots, TheCliExportsAndImportsASession) {
+  const auto file = temp_dir("snapshot-cli") / "session.stsa";
+  auto strata = [](std::vector<std::string> args, const DaemonProcess& d) {
+    args.insert(args.begin(), bin_path("strata").string());
+    args.push_back("--socket");
+    args.push_back(d.socket().string());
+    return run_process(args, "", 60);
+  };
+  std::string session;
+  {
+    DaemonProcess a(options());
+    session = std::string(generate(a, random_ids(520, 12, true), 3).at("session").as_string());
+    const auto r = strata({"sessions", "export", session, file.string()}, a);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "exported " + session + " to " + file.string() + "\n");
+    EXPECT_NE(strata({"sessions", "export", std::string(32, 'a'), file.string() + ".x"}, a).exit_code, 0);
+    EXPECT_FALSE(std::filesystem::exists(file.string() + ".x"));
+  }
+  DaemonOptions fresh = options();
+  fresh.state_dir = temp_dir("snapshot-import");
+  DaemonProcess b(fresh);
+  const auto r = strata({"sessions", "import", file.string(), "--json"}, b);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string id(parse_object(r.out).at("id").as_string());
+  EXPECT_EQ(usage(generate(b, random_ids(4, 13, false), 2, id), "restored_tokens"), 2 * 256);
+  // A damaged file: refused with the cause, nothing imported.
+  std::string bytes;
+  {
+    std::ifstream in(file, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  bytes[bytes.size() / 2] ^= 0x01;
+  std::ofstream(file, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  const auto bad = strata({"sessions", "import", file.string()}, b);
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("chunk"), std::string::npos) << bad.err;
+  EXPECT_EQ(get_json(b, "/strata/v1/sessions").at("sessions").as_array().size(), 1u);
 }
 
 TEST_F(DaemonSnapshots, SigkillAtRandomMomentsNeverCorruptsTheIndexNorTheTokens) {

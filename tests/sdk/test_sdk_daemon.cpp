@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -195,6 +196,52 @@ TEST_F(SdkLiveDaemon, CApiStreamsCancelsAndReportsErrors) {
   p.temperature = 1e9;  // out of range
   EXPECT_EQ(strata_generate(c, &p, nullptr, nullptr, nullptr), STRATA_ERR_INVALID_REQUEST) << strata_last_error(c);
   EXPECT_EQ(strata_last_http_status(c), 400);
+}
+
+TEST_F(SdkLiveDaemon, CApiExportsAndImportsASession) {
+  strata_client_options o;
+  strata_client_options_init(&o);
+  const std::string socket = daemon_->socket().string();
+  o.socket_path = socket.c_str();
+  strata_client* c = nullptr;
+  ASSERT_EQ(strata_client_create(&o, &c), STRATA_OK);
+  std::unique_ptr<strata_client, void (*)(strata_client*)> owner(c, &strata_client_destroy);
+  client::Options co;
+  co.socket_path = socket;
+  client::Client cpp(co);
+  const auto r = cpp.generate([] {
+    client::GenerateRequest q;
+    q.model = "tiny";
+    q.prompt = "Once upon a time";
+    q.max_tokens = 6;
+    q.temperature = 0;
+    return q;
+  }());
+  const auto file = (temp_dir("sdk-archive") / "s.stsa").string();
+
+  ASSERT_EQ(strata_session_export(c, r.session.c_str(), file.c_str()), STRATA_OK) << strata_last_error(c);
+  char* id = nullptr;
+  ASSERT_EQ(strata_session_import(c, file.c_str(), &id), STRATA_OK) << strata_last_error(c);
+  const std::string imported = id;
+  strata_free_string(id);
+  EXPECT_NE(imported, r.session);
+  EXPECT_EQ(cpp.session(imported).tokens, cpp.session(r.session).tokens);
+
+  // Unknown session: 404 and no file; an unreadable file: STRATA_ERR_IO; a damaged archive: 400.
+  const std::string missing = file + ".missing";
+  EXPECT_EQ(strata_session_export(c, std::string(32, '0').c_str(), missing.c_str()), STRATA_ERR_NOT_FOUND);
+  EXPECT_FALSE(std::filesystem::exists(missing));
+  EXPECT_FALSE(std::filesystem::exists(missing + ".tmp"));
+  EXPECT_EQ(strata_session_import(c, missing.c_str(), &id), STRATA_ERR_IO);
+  EXPECT_EQ(id, nullptr);
+  {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(24);  // in the token ids
+    f.put('\x55');
+  }
+  EXPECT_EQ(strata_session_import(c, file.c_str(), &id), STRATA_ERR_INVALID_REQUEST);
+  EXPECT_NE(std::string(strata_last_error(c)).find("metadata_checksum"), std::string::npos) << strata_last_error(c);
+  EXPECT_EQ(cpp.sessions().sessions.size(), 2u);
 }
 
 class SdkLiveChatDaemon : public SdkLiveDaemon {

@@ -286,6 +286,17 @@ STRATA_API strata_result strata_session_delete(strata_client *client, const char
 STRATA_API void strata_free_session_list(strata_session_list *list);
 STRATA_API void strata_free_session(strata_session_info *session);
 
+/* Appended after 0.1.0: session archives (docs/protocol.md, "Session archives").
+ * Writes the session's archive (GET /strata/v1/sessions/{id}/export) to the file `path`, created
+ * or replaced (written to a temporary file beside it, then renamed). STRATA_ERR_NOT_FOUND when
+ * the session is unknown or another user's; STRATA_ERR_IO when the file cannot be written. */
+STRATA_API strata_result strata_session_export(strata_client *client, const char *id, const char *path);
+/* Sends the archive in the file `path` (POST /strata/v1/sessions/import); the daemon verifies it
+ * and creates a new session of the caller, whose id comes back in *new_id (free it with
+ * strata_free_string). STRATA_ERR_INVALID_REQUEST for a damaged or foreign archive (the message
+ * names the cause); STRATA_ERR_IO when the file cannot be read. */
+STRATA_API strata_result strata_session_import(strata_client *client, const char *path, char **new_id);
+
 /* ---- daemon status and models ------------------------------------------------------------- */
 
 typedef struct strata_model_status {

@@ -233,6 +233,18 @@ class Client {
 
   void delete_session(const std::string& id) { check(strata_session_delete(handle(), id.c_str())); }
 
+  // Session archives: the session's history and KV chunks in one file (docs/protocol.md).
+  void export_session(const std::string& id, const std::string& path) {
+    check(strata_session_export(handle(), id.c_str(), path.c_str()));
+  }
+  // Returns the new session's id.
+  std::string import_session(const std::string& path) {
+    char* id = nullptr;
+    check(strata_session_import(handle(), path.c_str(), &id));
+    std::unique_ptr<char, void (*)(char*)> owner(id, &strata_free_string);
+    return id;
+  }
+
   Status status() {
     strata_status* st = nullptr;
     check(strata_status_get(handle(), &st));
