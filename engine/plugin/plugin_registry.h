@@ -27,7 +27,7 @@ class LoadedPlugin {
  private:
   LoadedPlugin(void* handle, const strata_plugin_descriptor* d, std::filesystem::path path)
       : handle_(handle), descriptor_(d), path_(std::move(path)) {}
-  void* handle_;
+  [[maybe_unused]] void* handle_;  // unused when plugins stay mapped (sanitizer builds)
   const strata_plugin_descriptor* descriptor_;
   std::filesystem::path path_;
 };

@@ -27,8 +27,8 @@ struct EvalKvOptions {
 };
 
 struct Score {
-  KvType type;
-  DistributionDistance distance;
+  KvType type = KvType::F16;
+  DistributionDistance distance{};
 };
 
 void run_eval_kv(const EvalKvOptions& o) {

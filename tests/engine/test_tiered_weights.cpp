@@ -96,7 +96,9 @@ void expect_identical(const WeightOptions& o, bool expect_ssd) {
   } else {
     EXPECT_EQ(s.ssd_bytes_read, 0u);
   }
-  if (s.ram_budget) EXPECT_LE(s.ram_peak_bytes, s.ram_budget);
+  if (s.ram_budget) {
+    EXPECT_LE(s.ram_peak_bytes, s.ram_budget);
+  }
   EXPECT_EQ(s.steps, 13u);
 }
 
