@@ -63,13 +63,6 @@ size_t SessionStore::count_for_model(std::string_view model) const {
       std::count_if(sessions_.begin(), sessions_.end(), [&](const auto& e) { return e.second->model == model; }));
 }
 
-uint64_t SessionStore::kv_bytes(std::string_view model) const {
-  uint64_t total = 0;
-  for (const auto& [id, s] : sessions_)
-    if (model.empty() || s->model == model) total += s->kv_bytes;
-  return total;
-}
-
 void SessionStore::drop_kv(std::string_view model) {
   for (auto& [id, s] : sessions_)
     if (s->model == model && !s->busy) {

@@ -57,8 +57,6 @@ class SessionStore {
   std::vector<const Session*> list(uint32_t owner) const;
   std::vector<const Session*> all() const;
   size_t count_for_model(std::string_view model) const;
-  // KV bytes of all sessions (or of one model's), as of the end of their last requests.
-  uint64_t kv_bytes(std::string_view model = {}) const;
 
   // The model was unloaded: sessions keep their history, their KV is dropped.
   void drop_kv(std::string_view model);

@@ -246,7 +246,7 @@ TEST(DaemonSessions, OwnersAreIsolated) {
   a->kv_bytes = 10;
   store.drop_kv("tiny");
   EXPECT_EQ(a->history.size(), 3u) << "the history survives an unload";
-  EXPECT_EQ(store.kv_bytes(), 0u);
+  EXPECT_EQ(a->kv_bytes, 0u) << "its KV went with the model";
   const std::string id = a->id;
   store.erase(id);
   EXPECT_EQ(store.find(id, 1000), nullptr);
