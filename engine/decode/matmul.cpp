@@ -104,16 +104,25 @@ void MatMul::run_vec_dot(const TensorRef& w, const float* x, int64_t n_tokens, f
   else
     pool.parallel_for(n_tokens, 1, quantize_rows);
 
-  const auto vec_dot = cpu::kernels_for(w.type).vec_dot;
+  const auto& kernels = cpu::kernels_for(w.type);
+  const auto vec_dot = kernels.vec_dot;
+  const auto vec_dot_rows = kernels.vec_dot_rows;
   const uint64_t w_row_bytes = w.row_bytes();
   // Rows are handed out in chunks: large enough to amortize dispatch, small enough to balance.
   const int64_t grain = std::max<int64_t>(1, std::min<int64_t>(64, n_out / (pool.size() * 8)));
   // With several tokens, tokens are taken in blocks so that a block of activation rows stays in
-  // cache while every weight row of the chunk passes over it.
+  // cache while every weight row of the chunk passes over it. Where the CPU level has a
+  // multi-row kernel (decode's matrix-vector product), a chunk's rows go to it in one call.
   constexpr int64_t kTokenBlock = 32;
   pool.parallel_for(n_out, grain, [&](int64_t begin, int64_t end) {
     for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
       const int64_t t1 = std::min(n_tokens, t0 + kTokenBlock);
+      if (vec_dot_rows != nullptr) {
+        for (int64_t t = t0; t < t1; ++t)
+          vec_dot_rows(n_in, w.data + begin * w_row_bytes, w_row_bytes, xq + t * act_row_bytes, y + t * n_out + begin,
+                       end - begin);
+        continue;
+      }
       for (int64_t r = begin; r < end; ++r) {
         const uint8_t* wr = w.data + r * w_row_bytes;
         for (int64_t t = t0; t < t1; ++t) y[t * n_out + r] = vec_dot(n_in, wr, xq + t * act_row_bytes);

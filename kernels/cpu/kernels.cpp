@@ -129,6 +129,7 @@ Tables build_tables() {
     detail::add_avx512_float(t.levels[2], f.avx512bf16);
     detail::add_avx512_q4_q5_q8(t.levels[2]);
     detail::add_avx512_kquants(t.levels[2]);
+    detail::add_avx512_rows_q4_q8(t.levels[2]);
     t.available[2] = true;
     t.best = Level::Avx512;
   }

@@ -31,6 +31,10 @@ struct TypeKernels {
   // sum_i w[i]*x[i]; w of this type, x of vec_dot_type(this type). nullptr for activation-only
   // types (Q8_1, Q8_K).
   float (*vec_dot)(int64_t n, const void* w, const void* x);
+  // out[r] = vec_dot(n, w + r * stride, x) for r < rows: the decode matrix-vector product over a
+  // run of rows, which shares the activation's loads and per-block work across several rows.
+  // nullptr where a level has no such kernel: call vec_dot per row.
+  void (*vec_dot_rows)(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows) = nullptr;
 };
 
 // The scalar C++ reference: readable, the yardstick for everything else. A type without kernels

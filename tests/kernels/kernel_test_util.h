@@ -68,6 +68,40 @@ inline std::vector<uint8_t> row_buffer(TensorType t, int64_t n) {
 
 inline int64_t block_elems(TensorType t) { return traits_of(t).block_elems; }
 
+// Tolerances of a dot product, relative to sum |w_i x_i|. The reference adds one float term per
+// block (a block's exact integer sum times its scales: a few roundings) or, for float types, sums
+// in double; the fast variants add per block or per element in up to 64 float lanes, then reduce
+// the lanes. Summing k rounded terms in float errs by at most about (k + c) * 2^-24 of the sum of
+// their magnitudes, so with k the number of blocks (float types: n / 32 per lane plus the
+// reduction and the tail):
+inline double float_sum_bound(TensorType t, int64_t n) {
+  const int64_t be = block_elems(t);
+  const int64_t terms = be > 1 ? n / be : n / 32 + 32;
+  return static_cast<double>(terms + 8) * 0x1p-24;
+}
+
+// `blocks` blocks of random bytes (any nibble or bit pattern, Q8_0's -128 included) whose fp16
+// scales are overwritten with random values in [-2, 2], so that the sums stay finite.
+inline void fill_random_blocks(TensorType t, uint8_t* w, int64_t blocks, std::mt19937& rng) {
+  const size_t bb = traits_of(t).block_bytes;
+  for (size_t i = 0; i < bb * static_cast<size_t>(blocks); ++i) w[i] = static_cast<uint8_t>(rng());
+  std::vector<size_t> offsets;
+  if (t == TensorType::Q6_K)
+    offsets = {208};
+  else if (t == TensorType::Q4_1 || t == TensorType::Q5_1 || t == TensorType::Q4_K || t == TensorType::Q5_K)
+    offsets = {0, 2};
+  else
+    offsets = {0};
+  std::uniform_real_distribution<float> scale(-2.0f, 2.0f);
+  for (int64_t b = 0; b < blocks; ++b)
+    for (size_t off : offsets) {
+      const float v = scale(rng);
+      uint8_t h[2];
+      cpu::reference_kernels(TensorType::F16).from_float(&v, h, 1);
+      std::memcpy(w + bb * b + off, h, 2);
+    }
+}
+
 // Quantize with the reference, dequantize with the reference.
 inline std::vector<float> round_trip(TensorType t, const std::vector<float>& x, std::vector<uint8_t>* bytes = nullptr) {
   const auto& k = cpu::reference_kernels(t);

@@ -64,18 +64,6 @@ std::vector<int64_t> lengths(TensorType t, uint32_t seed) {
   return n;
 }
 
-// Tolerances, relative to sum |w_i x_i|. The reference adds one float term per block (a
-// block's exact integer sum times its scales: a few roundings) or, for float types, sums in
-// double; the fast variants add per block or per element in up to 64 float lanes, then reduce
-// the lanes. Summing k rounded terms in float errs by at most about (k + c) * 2^-24 of the sum
-// of their magnitudes, so with k the number of blocks (float types: n / 32 per lane plus the
-// reduction and the tail):
-double float_sum_bound(TensorType t, int64_t n) {
-  const int64_t be = test::block_elems(t);
-  const int64_t terms = be > 1 ? n / be : n / 32 + 32;
-  return static_cast<double>(terms + 8) * 0x1p-24;
-}
-
 class VecDot : public ::testing::TestWithParam<TensorType> {};
 
 TEST_P(VecDot, ReferenceMatchesDoubleDotOfDequantizedRows) {
@@ -84,7 +72,7 @@ TEST_P(VecDot, ReferenceMatchesDoubleDotOfDequantizedRows) {
   for (int64_t n : lengths(t, 1)) {
     const Rows r = make_rows(t, n, seed++);
     const float got = reference_kernels(t).vec_dot(n, r.w.data(), r.x.data());
-    EXPECT_NEAR(got, r.exact, float_sum_bound(t, n) * r.sum_abs + 1.01 * r.format_slack + 1e-30) << "n=" << n;
+    EXPECT_NEAR(got, r.exact, test::float_sum_bound(t, n) * r.sum_abs + 1.01 * r.format_slack + 1e-30) << "n=" << n;
   }
 }
 
@@ -107,7 +95,7 @@ TEST_P(VecDotLevel, MatchesReference) {
     const float ref = reference_kernels(t).vec_dot(n, r.w.data(), r.x.data());
     const float got = k->vec_dot(n, r.w.data(), r.x.data());
     // Both sides carry their own rounding: twice the bound.
-    EXPECT_NEAR(got, ref, 2 * float_sum_bound(t, n) * r.sum_abs + 1e-30) << level << " n=" << n;
+    EXPECT_NEAR(got, ref, 2 * test::float_sum_bound(t, n) * r.sum_abs + 1e-30) << level << " n=" << n;
     worst = std::max(worst, std::fabs(static_cast<double>(got) - ref) / r.sum_abs);
   }
   std::printf("[ info ] %s %s: worst |fast - reference| / sum|w x| = %.2e\n", level.c_str(),
@@ -126,29 +114,8 @@ TEST_P(VecDotLevelBlocks, MatchesReferenceOnRandomWeightBytes) {
   for (int64_t blocks : {1, 3, 8, 17, 64}) {
     const int64_t n = blocks * test::block_elems(t);
     auto w = test::row_buffer(t, n);
-    for (auto& byte : w) byte = static_cast<uint8_t>(rng());
-    // Keep the fp16 scales finite and modest: overwrite them with random values in [-2, 2].
-    const size_t bb = traits_of(t).block_bytes;
-    std::uniform_real_distribution<float> scale(-2.0f, 2.0f);
+    test::fill_random_blocks(t, w.data(), blocks, rng);
     std::vector<float> wf(n);
-    for (int64_t b = 0; b < blocks; ++b) {
-      uint8_t* blk = w.data() + bb * b;
-      std::vector<size_t> offsets;
-      if (t == TensorType::Q6_K) offsets = {208};
-      else if (t == TensorType::Q4_1 || t == TensorType::Q5_1 || t == TensorType::Q4_K || t == TensorType::Q5_K)
-        offsets = {0, 2};
-      else offsets = {0};
-      for (size_t off : offsets) {
-        const uint16_t h = [&] {
-          std::vector<uint8_t> tmp(2);
-          const float v = scale(rng);
-          reference_kernels(TensorType::F16).from_float(&v, tmp.data(), 1);
-          return test::load_u16(tmp.data());
-        }();
-        blk[off] = static_cast<uint8_t>(h & 0xFF);
-        blk[off + 1] = static_cast<uint8_t>(h >> 8);
-      }
-    }
     const auto xsrc = test::random_normal(static_cast<size_t>(n), 78);
     auto x = test::row_buffer(vec_dot_type(t), n);
     reference_kernels(vec_dot_type(t)).from_float(xsrc.data(), x.data(), n);
@@ -159,7 +126,7 @@ TEST_P(VecDotLevelBlocks, MatchesReferenceOnRandomWeightBytes) {
     for (int64_t i = 0; i < n; ++i) sum_abs += std::fabs(static_cast<double>(wf[i]) * xf[i]);
     const float ref = reference_kernels(t).vec_dot(n, w.data(), x.data());
     const float got = k->vec_dot(n, w.data(), x.data());
-    EXPECT_NEAR(got, ref, 2 * float_sum_bound(t, n) * sum_abs + 1e-30) << level << " blocks=" << blocks;
+    EXPECT_NEAR(got, ref, 2 * test::float_sum_bound(t, n) * sum_abs + 1e-30) << level << " blocks=" << blocks;
   }
 }
 

@@ -52,27 +52,75 @@ inline void prefetch_ahead(const Block* p) {
     _mm_prefetch(reinterpret_cast<const char*>(p) + 1024 + off, _MM_HINT_T0);
 }
 
-// Q4_K and Q5_K: `values(b, c)` gives chunk c's 64 unsigned values (elements 64c..64c+63:
-// sub-blocks 2c and 2c + 1).
+// The activation block's 256 values as four 64-byte vectors, shared by every weight row.
+struct ActBlock {
+  __m512i q[4];
+  explicit ActBlock(const BlockQ8_K& y) {
+    for (int c = 0; c < 4; ++c) q[c] = load512(y.qs + 64 * c);
+  }
+};
+
+// Q4_K and Q5_K, one super-block: `values(b, c)` gives chunk c's 64 unsigned values (elements
+// 64c..64c+63: sub-blocks 2c and 2c + 1). Adds d-scaled sums to acc and dmin-scaled mins to acc_m.
+template <typename Block, typename Values>
+inline void kquant_block_with_mins(const Block& a, const BlockQ8_K& y, const ActBlock& yq, Values values, __m512& acc,
+                                   __m256& acc_m) {
+  const __m128i sc_m = unpack_q4k_scales_128(a.scales);
+  const __m512i sc16 = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(sc_m));  // sc[0..7] as int16, 4 times
+  const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sc_m, sc_m));
+  const __m256i mins = _mm256_madd_epi16(m16, load256(y.bsums));
+  __m512i sumi = _mm512_setzero_si512();
+  for (int c = 0; c < 4; ++c) {
+    const __m512i p = _mm512_maddubs_epi16(values(a, c), yq.q[c]);
+    sumi = _mm512_dpwssd_epi32(sumi, p, shuffle(sc16, kScale32[c]));
+  }
+  acc = _mm512_fmadd_ps(_mm512_set1_ps(half_to_float(a.d) * y.d), _mm512_cvtepi32_ps(sumi), acc);
+  acc_m = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(a.dmin) * y.d), _mm256_cvtepi32_ps(mins), acc_m);
+}
+
 template <typename Block, typename Values>
 float dot_kquant_with_mins(int64_t n, const Block* a, const BlockQ8_K* y, Values values) {
   __m512 acc = _mm512_setzero_ps();
   __m256 acc_m = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     prefetch_ahead(a + i);
-    const __m128i sc_m = unpack_q4k_scales_128(a[i].scales);
-    const __m512i sc16 = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(sc_m));  // sc[0..7] as int16, 4 times
-    const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sc_m, sc_m));
-    const __m256i mins = _mm256_madd_epi16(m16, load256(y[i].bsums));
-    __m512i sumi = _mm512_setzero_si512();
-    for (int c = 0; c < 4; ++c) {
-      const __m512i p = _mm512_maddubs_epi16(values(a[i], c), load512(y[i].qs + 64 * c));
-      sumi = _mm512_dpwssd_epi32(sumi, p, shuffle(sc16, kScale32[c]));
-    }
-    acc = _mm512_fmadd_ps(_mm512_set1_ps(half_to_float(a[i].d) * y[i].d), _mm512_cvtepi32_ps(sumi), acc);
-    acc_m = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(a[i].dmin) * y[i].d), _mm256_cvtepi32_ps(mins), acc_m);
+    kquant_block_with_mins(a[i], y[i], ActBlock(y[i]), values, acc, acc_m);
   }
   return _mm512_reduce_add_ps(acc) - hsum_ps(acc_m);
+}
+
+// Decode: kRows weight rows against one activation row (TypeKernels::vec_dot_rows), sharing the
+// activation loads; while four rows are multiplied, the same bytes of the next four are
+// prefetched (kRows * stride ahead: the rows are short, and the hardware prefetcher stops at every
+// 4 KiB page). Rows left over at the end go through `one_row`.
+constexpr int kRows = 4;
+
+template <typename Block, typename Step, typename OneRow>
+void kquant_rows(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows, Step step,
+                 OneRow one_row) {
+  const auto* y = static_cast<const BlockQ8_K*>(x);
+  const auto* base = static_cast<const uint8_t*>(w);
+  int64_t r0 = 0;
+  for (; r0 + kRows <= rows; r0 += kRows) {
+    const Block* a[kRows];
+    for (int r = 0; r < kRows; ++r) a[r] = reinterpret_cast<const Block*>(base + (r0 + r) * stride);
+    __m512 acc[kRows];
+    __m256 acc_m[kRows];
+    for (int r = 0; r < kRows; ++r) {
+      acc[r] = _mm512_setzero_ps();
+      acc_m[r] = _mm256_setzero_ps();
+    }
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+      const ActBlock yq(y[i]);
+      for (int r = 0; r < kRows; ++r) {
+        for (size_t off = 0; off < sizeof(Block); off += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(a[r] + i) + kRows * stride + off, _MM_HINT_T0);
+        step(a[r][i], y[i], yq, acc[r], acc_m[r]);
+      }
+    }
+    for (int r = 0; r < kRows; ++r) out[r0 + r] = _mm512_reduce_add_ps(acc[r]) - hsum_ps(acc_m[r]);
+  }
+  for (; r0 < rows; ++r0) out[r0] = one_row(n, base + r0 * stride, x);
 }
 
 // The 32 bytes at p in both halves, the upper half shifted right by 4 bits: low nibbles of
@@ -89,6 +137,17 @@ float q4_k_vec_dot(int64_t n, const void* w, const void* x) {
                               [](const BlockQ4_K& b, int c) { return nibbles_64(b.qs + 32 * c); });
 }
 
+void q4_k_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows) {
+  assert(n % kQK_K == 0);
+  kquant_rows<BlockQ4_K>(
+      n, w, stride, x, out, rows,
+      [](const BlockQ4_K& a, const BlockQ8_K& y, const ActBlock& yq, __m512& acc, __m256& acc_m) {
+        kquant_block_with_mins(a, y, yq, [](const BlockQ4_K& b, int c) { return nibbles_64(b.qs + 32 * c); }, acc,
+                               acc_m);
+      },
+      q4_k_vec_dot);
+}
+
 float q5_k_vec_dot(int64_t n, const void* w, const void* x) {
   assert(n % kQK_K == 0);
   const __m512i bit4 = _mm512_set1_epi8(0x10);
@@ -103,38 +162,52 @@ float q5_k_vec_dot(int64_t n, const void* w, const void* x) {
                               });
 }
 
-// Q6_K: sum_k sc[k] * sum q qx - 32 * sum_k sc[k] * bsums[k], q unsigned 0..63.
+// Q6_K, one super-block: sum_k sc[k] * sum q qx - 32 * sum_k sc[k] * bsums[k], q unsigned 0..63,
+// added to acc scaled by d.
+inline void q6_k_block(const BlockQ6_K& a, const BlockQ8_K& y, const ActBlock& yq, __m512& acc) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F), bits45 = _mm512_set1_epi8(0x30);
+  const __m512i qh_shift = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
+  const __m256i sc16_256 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a.scales)));
+  // Scales 0-7 (half 0) and 8-15 (half 1) as int16, repeated in every 128-bit lane.
+  const __m512i sc16[2] = {_mm512_broadcast_i32x4(_mm256_castsi256_si128(sc16_256)),
+                           _mm512_broadcast_i32x4(_mm256_extracti128_si256(sc16_256, 1))};
+  const __m256i bias = _mm256_madd_epi16(sc16_256, load256(y.bsums));
+  __m512i sumi = _mm512_setzero_si512();
+  for (int h = 0; h < 2; ++h) {
+    const __m512i ql = load512(a.ql + 64 * h);
+    // qh[l] in the lower half, qh[l] >> 2 in the upper: bits 0-1 / 4-5 then belong to
+    // elements l / 64 + l (lower) and 32 + l / 96 + l (upper).
+    const __m512i qh = _mm512_srlv_epi16(_mm512_broadcast_i64x4(load256(a.qh + 32 * h)), qh_shift);
+    const __m512i qa = _mm512_or_si512(_mm512_and_si512(ql, low4), _mm512_and_si512(_mm512_slli_epi16(qh, 4), bits45));
+    const __m512i qb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4), _mm512_and_si512(qh, bits45));
+    const __m512i pa = _mm512_maddubs_epi16(qa, yq.q[2 * h]);
+    const __m512i pb = _mm512_maddubs_epi16(qb, yq.q[2 * h + 1]);
+    sumi = _mm512_dpwssd_epi32(sumi, pa, shuffle(sc16[h], kScale16[0]));
+    sumi = _mm512_dpwssd_epi32(sumi, pb, shuffle(sc16[h], kScale16[1]));
+  }
+  sumi = _mm512_sub_epi32(sumi, _mm512_zextsi256_si512(_mm256_slli_epi32(bias, 5)));
+  acc = _mm512_fmadd_ps(_mm512_set1_ps(half_to_float(a.d) * y.d), _mm512_cvtepi32_ps(sumi), acc);
+}
+
 float q6_k_vec_dot(int64_t n, const void* w, const void* x) {
   assert(n % kQK_K == 0);
   const auto* a = static_cast<const BlockQ6_K*>(w);
   const auto* y = static_cast<const BlockQ8_K*>(x);
-  const __m512i low4 = _mm512_set1_epi8(0x0F), bits45 = _mm512_set1_epi8(0x30);
-  const __m512i qh_shift = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
   __m512 acc = _mm512_setzero_ps();
   for (int64_t i = 0; i < n / kQK_K; ++i) {
     prefetch_ahead(a + i);
-    const __m256i sc16_256 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a[i].scales)));
-    // Scales 0-7 (half 0) and 8-15 (half 1) as int16, repeated in every 128-bit lane.
-    const __m512i sc16[2] = {_mm512_broadcast_i32x4(_mm256_castsi256_si128(sc16_256)),
-                             _mm512_broadcast_i32x4(_mm256_extracti128_si256(sc16_256, 1))};
-    const __m256i bias = _mm256_madd_epi16(sc16_256, load256(y[i].bsums));
-    __m512i sumi = _mm512_setzero_si512();
-    for (int h = 0; h < 2; ++h) {
-      const __m512i ql = load512(a[i].ql + 64 * h);
-      // qh[l] in the lower half, qh[l] >> 2 in the upper: bits 0-1 / 4-5 then belong to
-      // elements l / 64 + l (lower) and 32 + l / 96 + l (upper).
-      const __m512i qh = _mm512_srlv_epi16(_mm512_broadcast_i64x4(load256(a[i].qh + 32 * h)), qh_shift);
-      const __m512i qa = _mm512_or_si512(_mm512_and_si512(ql, low4), _mm512_and_si512(_mm512_slli_epi16(qh, 4), bits45));
-      const __m512i qb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4), _mm512_and_si512(qh, bits45));
-      const __m512i pa = _mm512_maddubs_epi16(qa, load512(y[i].qs + 128 * h));
-      const __m512i pb = _mm512_maddubs_epi16(qb, load512(y[i].qs + 128 * h + 64));
-      sumi = _mm512_dpwssd_epi32(sumi, pa, shuffle(sc16[h], kScale16[0]));
-      sumi = _mm512_dpwssd_epi32(sumi, pb, shuffle(sc16[h], kScale16[1]));
-    }
-    sumi = _mm512_sub_epi32(sumi, _mm512_zextsi256_si512(_mm256_slli_epi32(bias, 5)));
-    acc = _mm512_fmadd_ps(_mm512_set1_ps(half_to_float(a[i].d) * y[i].d), _mm512_cvtepi32_ps(sumi), acc);
+    q6_k_block(a[i], y[i], ActBlock(y[i]), acc);
   }
   return _mm512_reduce_add_ps(acc);
+}
+
+void q6_k_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows) {
+  assert(n % kQK_K == 0);
+  // acc_m stays zero: Q6_K has no mins.
+  kquant_rows<BlockQ6_K>(
+      n, w, stride, x, out, rows,
+      [](const BlockQ6_K& a, const BlockQ8_K& y, const ActBlock& yq, __m512& acc, __m256&) { q6_k_block(a, y, yq, acc); },
+      q6_k_vec_dot);
 }
 
 }  // namespace
@@ -143,6 +216,8 @@ void add_avx512_kquants(KernelTable& t) {
   slot(t, TensorType::Q4_K).vec_dot = q4_k_vec_dot;
   slot(t, TensorType::Q5_K).vec_dot = q5_k_vec_dot;
   slot(t, TensorType::Q6_K).vec_dot = q6_k_vec_dot;
+  slot(t, TensorType::Q4_K).vec_dot_rows = q4_k_vec_dot_rows;
+  slot(t, TensorType::Q6_K).vec_dot_rows = q6_k_vec_dot_rows;
 }
 
 }  // namespace strata::cpu::detail
