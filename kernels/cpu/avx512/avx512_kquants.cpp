@@ -6,6 +6,7 @@
 // accumulated in int32) — exactly the integer the reference computes. The mins (Q4_K, Q5_K) and
 // the -32 offset (Q6_K) go through the activation block sums bsums as in the AVX2 variant.
 #include <cassert>
+#include <cstring>
 
 #include "kernels/cpu/avx2/avx2_util.h"
 #include "kernels/cpu/fp16.h"
@@ -95,7 +96,7 @@ float dot_kquant_with_mins(int64_t n, const Block* a, const BlockQ8_K* y, Values
 // 4 KiB page). Rows left over at the end go through `one_row`.
 constexpr int kRows = 4;
 
-template <typename Block, typename Step, typename OneRow>
+template <typename Block, typename Act, typename Step, typename OneRow>
 void kquant_rows(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows, Step step,
                  OneRow one_row) {
   const auto* y = static_cast<const BlockQ8_K*>(x);
@@ -111,7 +112,7 @@ void kquant_rows(int64_t n, const void* w, uint64_t stride, const void* x, float
       acc_m[r] = _mm256_setzero_ps();
     }
     for (int64_t i = 0; i < n / kQK_K; ++i) {
-      const ActBlock yq(y[i]);
+      const Act yq(y[i]);
       for (int r = 0; r < kRows; ++r) {
         for (size_t off = 0; off < sizeof(Block); off += 64)
           _mm_prefetch(reinterpret_cast<const char*>(a[r] + i) + kRows * stride + off, _MM_HINT_T0);
@@ -137,15 +138,71 @@ float q4_k_vec_dot(int64_t n, const void* w, const void* x) {
                               [](const BlockQ4_K& b, int c) { return nibbles_64(b.qs + 32 * c); });
 }
 
+// Q4_K for decode, in fewer instructions than kquant_block_with_mins, since decode is bound by
+// them on this type:
+// - The activation is arranged once per super-block for all rows so that one 64-byte load of
+//   nibbles serves two chunks: nibble bytes 64h..64h+63 hold, in their low nibbles, values
+//   128h + 0..31 and 128h + 64..95, in their high nibbles 128h + 32..63 and 128h + 96..127. That
+//   is one shift and two masks per 128 values instead of two shifts and two masks.
+// - The 12 packed scale bytes are unpacked with vector shifts and masks, not scalar code.
+struct ActBlockQ4K {
+  __m512i q[4];  // q[2h]: values 128h + 0..31 | 64..95; q[2h + 1]: 128h + 32..63 | 96..127
+  explicit ActBlockQ4K(const BlockQ8_K& y) {
+    for (int h = 0; h < 2; ++h) {
+      const int8_t* v = y.qs + 128 * h;
+      q[2 * h] = _mm512_inserti64x4(_mm512_castsi256_si512(load256(v)), load256(v + 64), 1);
+      q[2 * h + 1] = _mm512_inserti64x4(_mm512_castsi256_si512(load256(v + 32)), load256(v + 96), 1);
+    }
+  }
+};
+
+// vpshufb mask: int16 scale a in 256-bit half 0, b in half 1 (see kScale32).
+constexpr Bytes64 scale_pair(int a, int b) {
+  Bytes64 m{};
+  for (int i = 0; i < 64; ++i) m.v[i] = static_cast<int8_t>(2 * (i < 32 ? a : b) + (i & 1));
+  return m;
+}
+
+// Sub-blocks of q[k] of ActBlockQ4K: (0, 2), (1, 3), (4, 6), (5, 7).
+constexpr Bytes64 kScaleQ4K[4] = {scale_pair(0, 2), scale_pair(1, 3), scale_pair(4, 6), scale_pair(5, 7)};
+
+// unpack_q4k_scales_128 with vector operations: [sc_lo, sc_hi, m_lo, m_hi] from the dwords w0, w1,
+// w2 of the 12 scale bytes (the 16-byte load also reads the first 4 bytes of qs, ignored).
+inline __m128i unpack_q4k_scales_vec(const uint8_t* scales) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales));
+  // [w0 & 3F, w2 & 0F, w1 & 3F, (w2 >> 4) & 0F] | [0, (w0 >> 2) & 30, 0, (w1 >> 2) & 30]
+  const __m128i low = _mm_and_si128(_mm_srlv_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(2, 1, 2, 0)), _mm_setr_epi32(0, 0, 0, 4)),
+                                    _mm_setr_epi32(0x3F3F3F3F, 0x0F0F0F0F, 0x3F3F3F3F, 0x0F0F0F0F));
+  const __m128i high = _mm_and_si128(_mm_srli_epi32(_mm_shuffle_epi32(v, _MM_SHUFFLE(1, 1, 0, 0)), 2),
+                                     _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+  return _mm_or_si128(low, high);
+}
+
+inline void q4_k_block_decode(const BlockQ4_K& a, const BlockQ8_K& y, const ActBlockQ4K& yq, __m512& acc,
+                              __m256& acc_m) {
+  const __m128i sc_m = unpack_q4k_scales_vec(a.scales);
+  const __m512i sc16 = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(sc_m));
+  const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sc_m, sc_m));
+  const __m256i mins = _mm256_madd_epi16(m16, load256(y.bsums));
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  __m512i sumi = _mm512_setzero_si512();
+  for (int h = 0; h < 2; ++h) {
+    const __m512i q = load512(a.qs + 64 * h);
+    const __m512i lo = _mm512_and_si512(q, low4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+    sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(lo, yq.q[2 * h]), shuffle(sc16, kScaleQ4K[2 * h]));
+    sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(hi, yq.q[2 * h + 1]), shuffle(sc16, kScaleQ4K[2 * h + 1]));
+  }
+  // d and dmin (adjacent fp16) converted together, times the activation's scale.
+  uint32_t d_dmin;
+  std::memcpy(&d_dmin, &a.d, 4);
+  const __m128 dd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(d_dmin))), _mm_set1_ps(y.d));
+  acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(dd), _mm512_cvtepi32_ps(sumi), acc);
+  acc_m = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dd)), _mm256_cvtepi32_ps(mins), acc_m);
+}
+
 void q4_k_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows) {
   assert(n % kQK_K == 0);
-  kquant_rows<BlockQ4_K>(
-      n, w, stride, x, out, rows,
-      [](const BlockQ4_K& a, const BlockQ8_K& y, const ActBlock& yq, __m512& acc, __m256& acc_m) {
-        kquant_block_with_mins(a, y, yq, [](const BlockQ4_K& b, int c) { return nibbles_64(b.qs + 32 * c); }, acc,
-                               acc_m);
-      },
-      q4_k_vec_dot);
+  kquant_rows<BlockQ4_K, ActBlockQ4K>(n, w, stride, x, out, rows, q4_k_block_decode, q4_k_vec_dot);
 }
 
 float q5_k_vec_dot(int64_t n, const void* w, const void* x) {
@@ -204,7 +261,7 @@ float q6_k_vec_dot(int64_t n, const void* w, const void* x) {
 void q6_k_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows) {
   assert(n % kQK_K == 0);
   // acc_m stays zero: Q6_K has no mins.
-  kquant_rows<BlockQ6_K>(
+  kquant_rows<BlockQ6_K, ActBlock>(
       n, w, stride, x, out, rows,
       [](const BlockQ6_K& a, const BlockQ8_K& y, const ActBlock& yq, __m512& acc, __m256&) { q6_k_block(a, y, yq, acc); },
       q6_k_vec_dot);
