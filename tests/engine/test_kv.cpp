@@ -109,6 +109,68 @@ double relative_rms(const std::vector<float>& a, const std::vector<float>& b) {
   return std::sqrt(err / norm);
 }
 
+// Attention against a plain double-precision restatement: causal (token t sees positions
+// 0..pos0 + t), each query head h reading KV head h / (heads / kv_heads). Covers the grouped
+// tasks (several query heads per KV row read), their split when there are fewer tasks than
+// threads, and several tokens at once (prefill). f16 K/V, so the stored values are known exactly.
+TEST(Attention, MatchesAPlainRestatementForEveryGrouping) {
+  struct Case {
+    int heads, kv_heads, tokens, threads;
+  };
+  for (const Case c : {Case{8, 2, 1, 4}, Case{8, 1, 1, 2}, Case{8, 8, 3, 2}, Case{6, 2, 5, 3}, Case{4, 4, 1, 1}}) {
+    constexpr int kDim = 32, kHistory = 40;
+    std::mt19937 rng(11 + c.heads * 7 + c.kv_heads);
+    const int total = kHistory + c.tokens;
+    SequenceKvCache kv({1, c.kv_heads, kDim}, 256, 16, KvType::F16);
+    kv.reserve(total);
+    std::vector<std::vector<float>> ks, vs;  // as stored (rounded to f16)
+    auto to_f16 = [](std::vector<float> x) {
+      for (auto& v : x) v = cpu::fp16_to_fp32(cpu::fp32_to_fp16(v));
+      return x;
+    };
+    for (int t = 0; t < total; ++t) {
+      auto k = random_row(rng, c.kv_heads * kDim, 1.0f), v = random_row(rng, c.kv_heads * kDim, 1.0f);
+      kv.write(0, t, 1, k.data(), v.data());
+      ks.push_back(to_f16(k));
+      vs.push_back(to_f16(v));
+    }
+    kv.commit(total);
+    std::vector<KvSpan> spans;
+    kv.spans(0, total, spans);
+    const auto q = random_row(rng, c.tokens * c.heads * kDim, 1.0f);
+    std::vector<float> out(q.size(), -1.0f);
+    ThreadPool pool(c.threads);
+    const float scale = 1.0f / std::sqrt(float(kDim));
+    attention({c.heads, c.kv_heads, kDim, scale}, q.data(), c.tokens, kHistory, spans, out.data(), pool);
+
+    double worst = 0;
+    for (int t = 0; t < c.tokens; ++t)
+      for (int h = 0; h < c.heads; ++h) {
+        const int kvh = h / (c.heads / c.kv_heads);
+        const float* qh = q.data() + (t * c.heads + h) * kDim;
+        const int n = kHistory + t + 1;
+        std::vector<double> w(n);
+        double max = -1e300, sum = 0;
+        for (int j = 0; j < n; ++j) {
+          double dot = 0;
+          for (int d = 0; d < kDim; ++d) dot += double(cpu::fp16_to_fp32(cpu::fp32_to_fp16(qh[d]))) * ks[j][kvh * kDim + d];
+          w[j] = dot * scale;
+          max = std::max(max, w[j]);
+        }
+        for (auto& x : w) sum += (x = std::exp(x - max));
+        for (int d = 0; d < kDim; ++d) {
+          double expect = 0;
+          for (int j = 0; j < n; ++j) expect += w[j] / sum * vs[j][kvh * kDim + d];
+          const double got = out[(t * c.heads + h) * kDim + d];
+          worst = std::max(worst, std::fabs(got - expect));
+        }
+      }
+    // The softmax weights are rounded to f16 (as llama.cpp does): about 2^-11 relative each.
+    EXPECT_LT(worst, 2e-3) << c.heads << " heads, " << c.kv_heads << " KV heads, " << c.tokens << " tokens, "
+                           << c.threads << " threads";
+  }
+}
+
 TEST_F(AttentionOverKv, QuantizedKvAgreesWithF16WithinTolerance) {
   const auto ref = attend(KvType::F16, 256);
   const double q8 = relative_rms(attend(KvType::Q8_0, 256), ref);
@@ -374,6 +436,25 @@ TEST(KvPages, ThePoolEnforcesItsBudget) {
   EXPECT_THROW(kv.reserve(49), Error);
   EXPECT_EQ(limited->pages_in_use(), 3u);  // the failed reserve took nothing
   EXPECT_EQ(kv.size(), 0);
+}
+
+TEST(KvPages, FreedPagesAreKeptForReuseUntilReleased) {
+  const KvGeometry g{2, 2, 64};
+  auto pool = KvPagePool::create(g, KvType::F16, 16, 0);
+  const uint64_t page = pool->page_bytes();
+  {
+    SequenceKvCache kv(pool, 1000);
+    kv.reserve(48);  // three pages
+    EXPECT_EQ(pool->bytes_reserved(), 3 * page);
+  }
+  EXPECT_EQ(pool->pages_in_use(), 0u);
+  EXPECT_EQ(pool->bytes_reserved(), 3 * page);  // on the free list
+  EXPECT_EQ(pool->release_free_pages(), 3 * page);
+  EXPECT_EQ(pool->bytes_reserved(), 0u);
+  EXPECT_EQ(pool->release_free_pages(), 0u);
+  SequenceKvCache again(pool, 1000);
+  again.reserve(16);  // allocates afresh
+  EXPECT_EQ(pool->bytes_reserved(), page);
 }
 
 }  // namespace
