@@ -23,6 +23,7 @@ void add_reference_kquants(KernelTable& t);   // Q4_K, Q5_K, Q6_K, Q8_K
 void add_avx2_float(KernelTable& t);
 void add_avx2_q4_q5_q8(KernelTable& t);
 void add_avx2_kquants(KernelTable& t);
+void add_avx2_rows_q4_q8(KernelTable& t);  // vec_dot_rows of Q4_0, Q8_0
 
 // avx512/: needs avx512 f + bw + vl + vnni; `bf16` says whether avx512_bf16 is there too.
 void add_avx512_float(KernelTable& t, bool bf16);

@@ -121,6 +121,7 @@ Tables build_tables() {
     detail::add_avx2_float(t.levels[1]);
     detail::add_avx2_q4_q5_q8(t.levels[1]);
     detail::add_avx2_kquants(t.levels[1]);
+    detail::add_avx2_rows_q4_q8(t.levels[1]);
     t.available[1] = true;
     t.best = Level::Avx2;
   }
