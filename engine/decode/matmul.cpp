@@ -18,11 +18,10 @@ void fit(std::vector<uint8_t>& v, uint64_t n) {
   }
 }
 
-// Cache blocking of the GEMM. A thread takes kPanelsPerChunk panels (8 rows each) at a time and
-// packs them (for a 8192-wide row, 8 x 8 x 8.5 KiB = 0.5 MiB), then runs them against the tokens
-// in blocks of about kActBlockBytes of packed activations, so both stay in the core's L2 while
-// the tile kernels stream over them.
-constexpr int64_t kPanelsPerChunk = 8;
+// Cache blocking of the GEMM. A thread takes MatMul::kPanelsPerChunk panels (8 rows each) at a
+// time and packs them (for a 8192-wide row, 8 x 8 x 8.5 KiB = 0.5 MiB), then runs them against
+// the tokens in blocks of about kActBlockBytes of packed activations, so both stay in the core's
+// L2 while the tile kernels stream over them.
 constexpr uint64_t kActBlockBytes = 768 * 1024;
 
 // Without a multi-row kernel, rows go one by one through vec_dot; the row kPrefetchRows ahead is
@@ -40,6 +39,16 @@ uint64_t MatMul::scratch_bytes() const {
   uint64_t n = xq_.capacity();
   for (const auto& p : panels_) n += p.capacity();
   return n;
+}
+
+int64_t MatMul::gemm_panels_per_chunk(const TensorRef& w, int threads) {
+  const int64_t n_panels = (w.rows() + cpu::kGemmPanelRows - 1) / cpu::kGemmPanelRows;
+  return std::clamp<int64_t>(n_panels / (int64_t{4} * threads), 1, kPanelsPerChunk);
+}
+
+uint64_t MatMul::gemm_panel_bytes_per_thread(const TensorRef& w, int threads) {
+  const cpu::GemmKernels* g = cpu::gemm_kernels_for(w.type);
+  return g ? g->panel_bytes(w.cols()) * gemm_panels_per_chunk(w, threads) : 0;
 }
 
 void MatMul::run(const TensorRef& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
@@ -62,9 +71,7 @@ void MatMul::run_gemm(const cpu::GemmKernels& g, const TensorRef& w, const float
   });
 
   const int64_t n_panels = (n_out + cpu::kGemmPanelRows - 1) / cpu::kGemmPanelRows;
-  // Fewer panels per chunk when the matrix is small, so every thread gets several chunks.
-  const int64_t per_chunk =
-      std::clamp<int64_t>(n_panels / (int64_t{4} * pool.size()), 1, kPanelsPerChunk);
+  const int64_t per_chunk = gemm_panels_per_chunk(w, pool.size());
   const int64_t n_chunks = (n_panels + per_chunk - 1) / per_chunk;
   const uint64_t panel_bytes = g.panel_bytes(k);
   // Whole activation blocks of 8 tokens per token block.

@@ -27,6 +27,13 @@ class MatMul {
 
   // Below this many tokens, packing a panel costs more than the tile saves.
   static constexpr int64_t kGemmMinTokens = 4;
+  // Panels (8 rows each) a thread packs and keeps at a time in the GEMM.
+  static constexpr int64_t kPanelsPerChunk = 8;
+  // Panels of `w` a thread packs at a time: fewer than kPanelsPerChunk when the matrix is small,
+  // so that every one of `threads` threads gets several chunks.
+  static int64_t gemm_panels_per_chunk(const TensorRef& w, int threads);
+  // Bytes of packed panels one pool thread holds for `w` (0: no GEMM for its type).
+  static uint64_t gemm_panel_bytes_per_thread(const TensorRef& w, int threads);
 
  private:
   void run_vec_dot(const TensorRef& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);

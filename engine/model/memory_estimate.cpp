@@ -28,9 +28,20 @@ uint64_t matmul_input_bytes(const Model& model, int64_t batch) {
   return most;
 }
 
+// Bytes of packed weight panels one thread holds for the prefill GEMM (see MatMul::run_gemm).
+uint64_t gemm_panel_bytes(const Model& model, int64_t batch, int threads) {
+  if (batch < MatMul::kGemmMinTokens) return 0;
+  uint64_t most = 0;
+  for (const auto& L : model.weights().layers)
+    for (const TensorRef* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down})
+      if (t->data) most = std::max(most, MatMul::gemm_panel_bytes_per_thread(*t, threads));
+  return most;
+}
+
 }  // namespace
 
-MemoryEstimate estimate_memory(const Model& model, int64_t context, KvType kv, int64_t batch, int64_t page_tokens) {
+MemoryEstimate estimate_memory(const Model& model, int64_t context, KvType kv, int64_t batch, int64_t page_tokens,
+                               int threads) {
   const auto& d = model.desc();
   MemoryEstimate e;
   e.context = context;
@@ -47,7 +58,8 @@ MemoryEstimate estimate_memory(const Model& model, int64_t context, KvType kv, i
   const int64_t E = d.n_embd, Q = int64_t(d.n_head) * d.head_dim, KV = int64_t(d.n_head_kv) * d.head_dim, F = d.n_ff;
   const uint64_t floats = b * (E + std::max(E, Q) + Q + 2 * KV + Q + E + 2 * F);
   // Plus the logits of one token, held by the caller.
-  e.scratch_bytes = floats * sizeof(float) + matmul_input_bytes(model, b) + uint64_t(d.n_vocab) * sizeof(float);
+  e.scratch_bytes = floats * sizeof(float) + matmul_input_bytes(model, b) + uint64_t(d.n_vocab) * sizeof(float) +
+                    uint64_t(std::max(threads, 1)) * gemm_panel_bytes(model, b, std::max(threads, 1));
   e.total_bytes = e.weights_bytes + e.kv_bytes + e.scratch_bytes;
   return e;
 }

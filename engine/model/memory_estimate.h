@@ -23,7 +23,8 @@ struct MemoryEstimate {
 
 // `batch`: tokens per forward pass (prompts are processed in batches of at most 512).
 // `page_tokens`: the KV page size (SequenceKvCache::kDefaultPageTokens by default).
+// `threads`: the decoder's pool size; each thread keeps its own packed GEMM panels.
 MemoryEstimate estimate_memory(const Model& model, int64_t context, KvType kv, int64_t batch = 512,
-                               int64_t page_tokens = 256);
+                               int64_t page_tokens = 256, int threads = 1);
 
 }  // namespace strata

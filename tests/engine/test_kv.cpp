@@ -287,7 +287,7 @@ TEST_F(KvMemory, EstimateAgreesWithAllocationCountersWithinFivePercent) {
       SequenceKvCache kv(geo(), ctx, 256, type);
       std::vector<int32_t> tokens(ctx, 7);
       decoder.forward(tokens, kv, logits);  // fills the context in batches of 512
-      const auto e = estimate_memory(*model_, ctx, type, std::min<int64_t>(ctx, 512));
+      const auto e = estimate_memory(*model_, ctx, type, std::min<int64_t>(ctx, 512), 256, pool.size());
       const double measured_kv = double(kv.allocated_bytes());
       const double measured_scratch = double(decoder.scratch_bytes() + logits.size() * sizeof(float));
       EXPECT_NEAR(double(e.kv_bytes), measured_kv, 0.05 * measured_kv) << kv_type_name(type) << " ctx " << ctx;
