@@ -10,26 +10,13 @@
 #include "daemon/sessions/session_snapshots.h"
 #include "daemon/sessions/session_store.h"
 #include "engine/core/version.h"
+#include "engine/weights/weight_stats_json.h"
 
 namespace strata::daemon {
 
 namespace json = boost::json;
 
 namespace {
-// The tiered weight store's statistics (docs/tiered-weights.md); all in RAM when not tiered.
-json::object weights_json(const WeightStoreStats& w) {
-  return {{"ram_bytes", w.ram_bytes},
-          {"ssd_bytes", w.ssd_bytes},
-          {"gpu_bytes", w.gpu_bytes},
-          {"staging_bytes", w.staging_bytes},
-          {"ram_budget", w.ram_budget},
-          {"ssd_bytes_read", w.ssd_bytes_read},
-          {"ssd_bytes_per_token", w.ssd_bytes_per_step()},
-          {"io_seconds", w.io_seconds},
-          {"prefetch_stall_seconds", w.stall_seconds},
-          {"hidden_io_share", w.hidden_io_share()},
-          {"direct_io", w.direct_io}};
-}
 json::object memory_json(const LoadedModel::Memory& m) {
   return {{"weights_bytes", m.weights_bytes},
           {"kv_bytes", m.kv_bytes},
@@ -49,7 +36,7 @@ void handle_status(ApiState& st, const HttpRequest& req, const std::shared_ptr<E
                    {"context", m.context},
                    {"kv_type", m.kv_type},
                    {"memory", memory_json(m.memory)},
-                   {"weights", weights_json(m.weights)},
+                   {"weights", weight_stats_json(m.weights)},
                    {"sessions", st.ctx.sessions.count_for_model(m.name)},
                    {"queue", {{"queued", m.queued}, {"running", m.running}}},
                    {"requests", m.leases}};

@@ -19,6 +19,7 @@
 #include "sdk/cli/json_out.h"
 #include "sdk/cli/offline_model.h"
 #include "sdk/cli/weight_flags.h"
+#include "engine/weights/weight_stats_json.h"
 
 namespace strata::cli {
 

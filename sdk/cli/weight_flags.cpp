@@ -31,23 +31,6 @@ WeightOptions to_weight_options(const WeightFlags& f, int threads) {
   return o;
 }
 
-boost::json::object weight_stats_json(const WeightStoreStats& s) {
-  return {{"gpu_bytes", s.gpu_bytes},
-          {"ram_bytes", s.ram_bytes},
-          {"ssd_bytes", s.ssd_bytes},
-          {"staging_bytes", s.staging_bytes},
-          {"ram_budget", s.ram_budget},
-          {"ram_peak_bytes", s.ram_peak_bytes},
-          {"ssd_bytes_read", s.ssd_bytes_read},
-          {"ssd_bytes_per_step", s.ssd_bytes_per_step()},
-          {"steps", s.steps},
-          {"io_seconds", s.io_seconds},
-          {"stall_seconds", s.stall_seconds},
-          {"hidden_io_share", s.hidden_io_share()},
-          {"prefetch_depth", s.prefetch_depth},
-          {"direct_io", s.direct_io}};
-}
-
 void print_weight_stats(const WeightStoreStats& s) {
   const double mib = 1024.0 * 1024.0;
   std::fprintf(stderr, "weights: ram %.1f MiB, ssd %.1f MiB, staging %.1f MiB (peak %.1f MiB of budget %s)\n",

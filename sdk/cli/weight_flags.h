@@ -23,7 +23,6 @@ void add_weight_flags(CLI::App* sub, WeightFlags& f);
 // Throws Error(InvalidArgument) naming the flag for a bad value.
 WeightOptions to_weight_options(const WeightFlags& f, int threads);
 
-boost::json::object weight_stats_json(const WeightStoreStats& s);
 // One or two lines for --verbose output (stderr).
 void print_weight_stats(const WeightStoreStats& s);
 
