@@ -74,6 +74,64 @@ float q4_k_vec_dot(int64_t n, const void* w, const void* x) {
                               });
 }
 
+// Decode (vec_dot_rows): four Q4_K rows against one activation row. The activation's 256 values
+// are loaded once per super-block for the four rows; while they are multiplied, the same bytes of
+// the next four rows are prefetched (4 * stride ahead: rows are short, and the hardware
+// prefetcher stops at every 4 KiB page). Per row the arithmetic is q4_k_vec_dot's.
+constexpr int kRows = 4;
+
+struct ActQ4K {
+  __m256i q[8];  // values 32j..32j+31
+  __m256i bsums;
+  explicit ActQ4K(const BlockQ8_K& y) {
+    for (int j = 0; j < 8; ++j) q[j] = load256(y.qs + 32 * j);
+    bsums = load256(y.bsums);
+  }
+};
+
+inline void q4_k_block_decode(const BlockQ4_K& a, float yd, const ActQ4K& y, __m256& acc, __m256& acc_m) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m128i sc_m = unpack_q4k_scales_128(a.scales);
+  const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sc_m));
+  const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sc_m, sc_m));
+  const __m256i mins = _mm256_madd_epi16(m16, y.bsums);
+  __m256i sumi = _mm256_setzero_si256();
+  for (int c = 0; c < 4; ++c) {
+    const __m256i q = load256(a.qs + 32 * c);
+    const __m256i p0 = _mm256_maddubs_epi16(_mm256_and_si256(q, low4), y.q[2 * c]);
+    const __m256i p1 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), low4), y.q[2 * c + 1]);
+    sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p0, repeat_lane(sc16, 2 * c)));
+    sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p1, repeat_lane(sc16, 2 * c + 1)));
+  }
+  acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(a.d) * yd), _mm256_cvtepi32_ps(sumi), acc);
+  acc_m = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(a.dmin) * yd), _mm256_cvtepi32_ps(mins), acc_m);
+}
+
+void q4_k_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows) {
+  assert(n % kQK_K == 0);
+  const auto* y = static_cast<const BlockQ8_K*>(x);
+  const auto* base = static_cast<const uint8_t*>(w);
+  int64_t r0 = 0;
+  for (; r0 + kRows <= rows; r0 += kRows) {
+    const BlockQ4_K* a[kRows];
+    __m256 acc[kRows], acc_m[kRows];
+    for (int r = 0; r < kRows; ++r) {
+      a[r] = reinterpret_cast<const BlockQ4_K*>(base + (r0 + r) * stride);
+      acc[r] = acc_m[r] = _mm256_setzero_ps();
+    }
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+      const ActQ4K act(y[i]);
+      for (int r = 0; r < kRows; ++r) {
+        for (size_t off = 0; off < sizeof(BlockQ4_K); off += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(a[r] + i) + kRows * stride + off, _MM_HINT_T0);
+        q4_k_block_decode(a[r][i], y[i].d, act, acc[r], acc_m[r]);
+      }
+    }
+    for (int r = 0; r < kRows; ++r) out[r0 + r] = hsum_ps(acc[r]) - hsum_ps(acc_m[r]);
+  }
+  for (; r0 < rows; ++r0) out[r0] = q4_k_vec_dot(n, base + r0 * stride, x);
+}
+
 float q5_k_vec_dot(int64_t n, const void* w, const void* x) {
   assert(n % kQK_K == 0);
   const __m256i low4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
@@ -194,6 +252,7 @@ void add_avx2_kquants(KernelTable& t) {
   slot(t, TensorType::Q4_K).vec_dot = q4_k_vec_dot;
   slot(t, TensorType::Q5_K).vec_dot = q5_k_vec_dot;
   slot(t, TensorType::Q6_K).vec_dot = q6_k_vec_dot;
+  slot(t, TensorType::Q4_K).vec_dot_rows = q4_k_vec_dot_rows;
   slot(t, TensorType::Q8_K).from_float = q8_k_from_float;
 }
 
