@@ -25,12 +25,14 @@ struct Scratch {
 // With f16 K/V, rounding follows llama.cpp's non-flash CPU path so results agree with it
 // closely: the query and the softmax weights are rounded to f16 before their dot products.
 // The f16 rows go through the F16 kernels (F16C conversions, SIMD dot products), which dominate
-// a long prefill; quantized K/V rows are decoded to f32 one at a time.
+// a long prefill; quantized K/V rows are decoded to f32 one at a time and go through the F32
+// kernels (a plain loop would be one serial chain of float additions).
 void attend_group(const AttentionShape& s, int G, const float* q, int64_t pos, int kv_head,
                   const std::vector<KvSpan>& spans, Scratch& w, float* out) {
   const int D = s.head_dim;
   const bool f16 = spans.empty() || spans[0].format.type == KvType::F16;
   const cpu::TypeKernels& h16 = cpu::kernels_for(TensorType::F16);
+  const cpu::TypeKernels& f32 = cpu::kernels_for(TensorType::F32);
   for (int g = 0; g < G; ++g) {
     if (f16) {
       h16.from_float(q + g * D, w.qh.data() + g * D, D);
@@ -55,8 +57,7 @@ void attend_group(const AttentionShape& s, int G, const float* q, int64_t pos, i
         if (f16) {
           dot = h16.vec_dot(D, kj, w.qh.data() + g * D);
         } else {
-          const float* qg = w.q16.data() + g * D;
-          for (int d = 0; d < D; ++d) dot += qg[d] * w.row[d];
+          dot = f32.vec_dot(D, w.row.data(), w.q16.data() + g * D);
         }
         const float v = dot * s.scale;
         scores[g * n + sp.first_pos + j] = v;
