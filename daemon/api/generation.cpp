@@ -12,6 +12,7 @@
 #include "daemon/metrics/metrics.h"
 #include "daemon/models/model_registry.h"
 #include "daemon/sessions/random_id.h"
+#include "daemon/sessions/session_eviction.h"
 #include "daemon/sessions/session_snapshots.h"
 #include "daemon/sessions/session_store.h"
 #include "engine/chat/chat_template.h"
@@ -220,11 +221,16 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
         const uint64_t kv_needed = estimate_memory(m.model(), final_tokens, m.kv_type()).kv_bytes;
         const uint64_t kv_held = req.sequence ? req.sequence->kv().allocated_bytes() : 0;
         const uint64_t growth = kv_needed > kv_held ? kv_needed - kv_held : 0;
-        if (used + growth > budget)
+        // Past the budget: idle sessions' KV is saved to the snapshot store and dropped (LRU
+        // first) to make room; refused only when that cannot.
+        if (used + growth > budget &&
+            !evict_idle_sessions_for(growth, session, st_.ctx.sessions, st_.ctx.models, st_.ctx.metrics, st_.ctx.log).fits)
           throw rate_limited("memory_budget", "this request's context of " + std::to_string(final_tokens) + " tokens needs " +
                                                   std::to_string(growth) + " more bytes of KV cache; models and sessions use " +
-                                                  std::to_string(used) + " bytes of the memory budget of " +
-                                                  std::to_string(budget) + "; delete sessions, lower max_tokens or retry later");
+                                                  std::to_string(st_.ctx.models.memory_in_use()) +
+                                                  " bytes of the memory budget of " + std::to_string(budget) +
+                                                  " and no idle session's KV can be evicted to make room; delete sessions, "
+                                                  "lower max_tokens or retry later");
       }
       if (!session) fallback_history_.clear();
 
@@ -295,7 +301,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     Session* s = st_.ctx.sessions.find(session_id_, plan_.peer.uid);
     if (!s) return;
     s->busy = false;
-    s->last_used = static_cast<int64_t>(std::time(nullptr));
+    st_.ctx.sessions.touch(*s);
     if (out.sequence) {
       // The sequence's text is tokens() followed by pending() (see engine/scheduler).
       s->sequence = out.sequence;

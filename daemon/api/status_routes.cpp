@@ -61,6 +61,8 @@ void handle_status(ApiState& st, const HttpRequest& req, const std::shared_ptr<E
   memory.emplace("budget_bytes", st.ctx.models.memory_budget());
   // In use includes what models being loaded have reserved.
   memory.emplace("in_use_bytes", st.ctx.models.memory_in_use());
+  // Idle sessions whose KV was dropped (saved first when snapshots are on) to fit the budget.
+  memory.emplace("sessions_evicted", st.ctx.metrics.sessions_evicted());
   const double uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - st.ctx.started).count();
   json::object snapshots{{"enabled", st.ctx.sessions.snapshots() != nullptr}};
   if (SessionSnapshots* sn = st.ctx.sessions.snapshots()) {

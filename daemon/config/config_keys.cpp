@@ -87,7 +87,9 @@ const std::array<KeyDef<Config>, 25> kDaemonKeys{{
      &Config::shm_channels_per_user, 0, 1024},
     {"memory", "budget",
      "Memory for model weights and KV caches: \"0\" (unlimited) or a size such as \"16GiB\"; a model that "
-     "would pass it is refused (429) after idle models are unloaded.",
+     "would pass it is refused (429) after idle models are unloaded; a request whose KV would pass it first "
+     "evicts idle sessions' KV (least recently used first, saved to the snapshot store when snapshots are on; "
+     "they resume from it or re-prefill), then is refused (429).",
      &Config::budget, 0, 0, check_size},
     {"memory", "idle_unload_seconds", "A model with no request for this many seconds is unloaded; 0: never.",
      &Config::idle_unload_seconds, 0, kMaxSeconds},

@@ -55,6 +55,17 @@ void Metrics::add_prompt_tokens(int64_t n) {
   prompt_tokens_ += static_cast<uint64_t>(n);
 }
 
+void Metrics::add_session_evicted(uint64_t bytes_freed) {
+  std::lock_guard lock(mu_);
+  ++sessions_evicted_;
+  evicted_bytes_ += bytes_freed;
+}
+
+uint64_t Metrics::sessions_evicted() const {
+  std::lock_guard lock(mu_);
+  return sessions_evicted_;
+}
+
 std::string Metrics::render(const Gauges& g) const {
   std::ostringstream os;
   std::lock_guard lock(mu_);
@@ -70,6 +81,14 @@ std::string Metrics::render(const Gauges& g) const {
         "# TYPE strata_prompt_tokens_total counter\n"
         "strata_prompt_tokens_total "
      << prompt_tokens_ << "\n";
+  os << "# HELP strata_sessions_evicted_total Idle sessions whose KV was dropped to fit the memory budget.\n"
+        "# TYPE strata_sessions_evicted_total counter\n"
+        "strata_sessions_evicted_total "
+     << sessions_evicted_ << "\n";
+  os << "# HELP strata_sessions_evicted_bytes_total KV bytes freed by evicting idle sessions.\n"
+        "# TYPE strata_sessions_evicted_bytes_total counter\n"
+        "strata_sessions_evicted_bytes_total "
+     << evicted_bytes_ << "\n";
   os << "# HELP strata_request_duration_seconds Time from a request's arrival to its last byte, by route.\n"
         "# TYPE strata_request_duration_seconds histogram\n";
   for (const auto& [route, h] : durations_) {

@@ -22,6 +22,9 @@ class Metrics {
   void record_request(std::string_view route, int status, double seconds);
   void add_generated_tokens(int64_t n);
   void add_prompt_tokens(int64_t n);
+  // A session's KV was dropped to make room within the memory budget (daemon/sessions/session_eviction).
+  void add_session_evicted(uint64_t bytes_freed);
+  uint64_t sessions_evicted() const;
 
   // Values that are read from elsewhere when /metrics is asked for.
   struct ModelGauge {
@@ -52,6 +55,8 @@ class Metrics {
   std::map<std::string, Histogram, std::less<>> durations_;   // route -> histogram
   uint64_t generated_tokens_ = 0;
   uint64_t prompt_tokens_ = 0;
+  uint64_t sessions_evicted_ = 0;
+  uint64_t evicted_bytes_ = 0;
 };
 
 }  // namespace strata::daemon

@@ -88,6 +88,8 @@ LoadedModel::Memory LoadedModel::memory() const {
   return mem;
 }
 
+uint64_t LoadedModel::release_free_kv() const { return kv_pool_->release_free_pages(); }
+
 const Tokenizer& LoadedModel::tokenizer() const { return model_->tokenizer(); }
 uint64_t LoadedModel::weights_bytes() const { return model_->weight_store().resident_bytes(); }
 

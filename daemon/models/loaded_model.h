@@ -52,6 +52,8 @@ class LoadedModel {
     uint64_t total() const { return weights_bytes + kv_bytes + kv_free_bytes + scratch_bytes; }
   };
   Memory memory() const;
+  // Frees the KV pages the pool keeps for reuse; returns their bytes.
+  uint64_t release_free_kv() const;
 
   // The chat family: the configured chat_template, else detected from the GGUF's
   // tokenizer.chat_template; nullopt when neither gives one (chat_error() says why).

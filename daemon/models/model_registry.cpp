@@ -157,6 +157,13 @@ uint64_t ModelRegistry::memory_in_use() const {
   return total;
 }
 
+uint64_t ModelRegistry::release_free_kv() {
+  uint64_t freed = 0;
+  for (const auto& [name, e] : entries_)
+    if (e->loaded) freed += e->loaded->release_free_kv();
+  return freed;
+}
+
 void ModelRegistry::acquire(const std::string& name, std::function<void(AcquireResult)> done) {
   AcquireResult r;
   if (shutting_down_) {

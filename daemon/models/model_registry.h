@@ -87,6 +87,9 @@ class ModelRegistry {
   // reserved for models being loaded.
   uint64_t memory_in_use() const;
   uint64_t memory_budget() const { return budget_; }
+  // Frees the KV pages the loaded models' pools keep for reuse (they count in memory_in_use()).
+  // Returns the bytes freed.
+  uint64_t release_free_kv();
 
   // Unloads models idle for the configured time, and removed or reconfigured ones once idle.
   void unload_idle(std::chrono::steady_clock::time_point now);

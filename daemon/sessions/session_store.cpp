@@ -18,6 +18,7 @@ Session* SessionStore::create(uint32_t owner, const std::string& model) {
   s->owner = owner;
   s->model = model;
   s->created = s->last_used = static_cast<int64_t>(std::time(nullptr));
+  s->use_tick = next_tick_++;
   Session* raw = s.get();
   sessions_.emplace(s->id, std::move(s));
   return raw;
@@ -61,6 +62,21 @@ std::vector<const Session*> SessionStore::all() const {
 size_t SessionStore::count_for_model(std::string_view model) const {
   return static_cast<size_t>(
       std::count_if(sessions_.begin(), sessions_.end(), [&](const auto& e) { return e.second->model == model; }));
+}
+
+void SessionStore::touch(Session& s) {
+  s.last_used = static_cast<int64_t>(std::time(nullptr));
+  s.use_tick = next_tick_++;
+}
+
+std::vector<Session*> SessionStore::idle_with_kv(const Session* keep) {
+  std::vector<Session*> out;
+  for (auto& [id, s] : sessions_)
+    if (s.get() != keep && !s->busy && s->sequence) out.push_back(s.get());
+  std::sort(out.begin(), out.end(), [](const Session* a, const Session* b) {
+    return a->last_used != b->last_used ? a->last_used < b->last_used : a->use_tick < b->use_tick;
+  });
+  return out;
 }
 
 void SessionStore::drop_kv(std::string_view model) {

@@ -35,6 +35,9 @@ struct Session {
   // history.size() when the session was last saved to the snapshot store (-1: never), so that
   // idle saves skip sessions that did not change.
   int64_t saved_tokens = -1;
+  // Orders sessions used within the same second (SessionStore::touch): least recently used first
+  // is (last_used, use_tick).
+  uint64_t use_tick = 0;
 };
 
 class SessionSnapshots;
@@ -60,6 +63,10 @@ class SessionStore {
 
   // The model was unloaded: sessions keep their history, their KV is dropped.
   void drop_kv(std::string_view model);
+  // The session was just used: stamps last_used (now) and its use_tick.
+  void touch(Session& s);
+  // Idle sessions (not busy) holding KV, except `keep`, least recently used first.
+  std::vector<Session*> idle_with_kv(const Session* keep);
 
   size_t size() const { return sessions_.size(); }
   void set_limit(size_t max_sessions) { max_ = max_sessions; }
@@ -75,6 +82,7 @@ class SessionStore {
 
  private:
   size_t max_;
+  uint64_t next_tick_ = 1;
   SessionSnapshots* snapshots_ = nullptr;
   std::map<std::string, std::unique_ptr<Session>, std::less<>> sessions_;
 };

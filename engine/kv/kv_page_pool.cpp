@@ -61,6 +61,15 @@ void KvPagePool::release(KvPage* page) {
   if (free_.size() < kMaxFree) free_.push_back(std::move(owned));
 }
 
+uint64_t KvPagePool::release_free_pages() {
+  std::vector<std::unique_ptr<KvPage>> freed;
+  {
+    std::lock_guard lock(mu_);
+    freed.swap(free_);
+  }
+  return freed.size() * page_bytes_;  // freed outside the lock
+}
+
 uint64_t KvPagePool::pages_in_use() const {
   std::lock_guard lock(mu_);
   return in_use_;

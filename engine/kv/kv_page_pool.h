@@ -47,6 +47,9 @@ class KvPagePool : public std::enable_shared_from_this<KvPagePool> {
   // Bytes of the pool: pages in use plus pages kept on the free list for reuse.
   uint64_t bytes_reserved() const;
   uint64_t budget_bytes() const { return budget_; }
+  // Frees the pages kept for reuse (the daemon, making room within its memory budget). Returns
+  // the bytes freed.
+  uint64_t release_free_pages();
 
   // Byte offset of row (layer, K or V, head, token in page) from the page start.
   uint64_t row_offset(int layer, bool value, int head, int64_t token_in_page) const {
