@@ -48,8 +48,9 @@ EvictionOutcome evict_idle_sessions_for(uint64_t growth, const Session* keep, Se
     const int64_t tokens = static_cast<int64_t>(s->history.size());
     bool saved = false;
     if (snapshots) {
-      // Unchanged since its last save: its chunks are on disk already.
-      saved = s->saved_tokens == tokens || snapshots->save(*s);
+      // Unchanged since its last successful save: its chunks are on disk already. After a failed
+      // one, eviction tries once more (and says so when that fails too).
+      saved = (s->saved_tokens == tokens && !s->save_failed) || snapshots->save(*s);
     }
     const uint64_t before = models.memory_in_use();
     std::shared_ptr<KvPagePool> pool;

@@ -91,6 +91,7 @@ bool SessionSnapshots::save(Session& s) {
       r = store_->save(row, snapshot::KvLayout{}, nullptr);  // the row only
     }
     s.saved_tokens = static_cast<int64_t>(s.history.size());
+    s.save_failed = false;
     ++counters_.saves;
     counters_.chunks_written += static_cast<uint64_t>(r.chunks_written);
     counters_.bytes_written += r.bytes_written;
@@ -102,6 +103,7 @@ bool SessionSnapshots::save(Session& s) {
     log_.error("snapshots: cannot save session " + s.id + ": " + e.what());
     // Not retried every second: the next change to the session tries again.
     s.saved_tokens = static_cast<int64_t>(s.history.size());
+    s.save_failed = true;
     return false;
   }
 }

@@ -35,6 +35,9 @@ struct Session {
   // history.size() when the session was last saved to the snapshot store (-1: never), so that
   // idle saves skip sessions that did not change.
   int64_t saved_tokens = -1;
+  // The last save at saved_tokens failed (it is not retried until the session changes): the
+  // store does not hold this history.
+  bool save_failed = false;
   // Orders sessions used within the same second (SessionStore::touch): least recently used first
   // is (last_used, use_tick).
   uint64_t use_tick = 0;

@@ -40,7 +40,7 @@ const uint8_t* check_chunk(const snapshot::ParsedChunk& c, size_t i, const snaps
 
 std::string SessionSnapshots::export_archive(Session& s) {
   // The chunks on disk must cover what the session holds now: save first (writes only new pages).
-  if (s.saved_tokens != static_cast<int64_t>(s.history.size()) || s.sequence)
+  if (s.saved_tokens != static_cast<int64_t>(s.history.size()) || s.save_failed || s.sequence)
     if (!save(s)) throw Error(ErrorKind::Io, "session " + s.id + " could not be saved before export; see the log");
   snapshot::SessionArchive a;
   a.model = s.model;
