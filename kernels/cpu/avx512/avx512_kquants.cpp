@@ -178,12 +178,12 @@ inline __m128i unpack_q4k_scales_vec(const uint8_t* scales) {
   return _mm_or_si128(low, high);
 }
 
-inline void q4_k_block_decode(const BlockQ4_K& a, const BlockQ8_K& y, const ActBlockQ4K& yq, __m512& acc,
-                              __m256& acc_m) {
+// One row's super-block without its min term: d * sum_j sc[j] * dot_j into acc. Returns the
+// unpacked scales and mins, and [d, dmin] * the activation's scale, for the four rows' min term.
+inline __m128i q4_k_block_decode(const BlockQ4_K& a, const BlockQ8_K& y, const ActBlockQ4K& yq, __m512& acc,
+                                 __m128& dd) {
   const __m128i sc_m = unpack_q4k_scales_vec(a.scales);
   const __m512i sc16 = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(sc_m));
-  const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sc_m, sc_m));
-  const __m256i mins = _mm256_madd_epi16(m16, load256(y.bsums));
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   __m512i sumi = _mm512_setzero_si512();
   for (int h = 0; h < 2; ++h) {
@@ -195,14 +195,61 @@ inline void q4_k_block_decode(const BlockQ4_K& a, const BlockQ8_K& y, const ActB
   // d and dmin (adjacent fp16) converted together, times the activation's scale.
   uint32_t d_dmin;
   std::memcpy(&d_dmin, &a.d, 4);
-  const __m128 dd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(d_dmin))), _mm_set1_ps(y.d));
+  dd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(d_dmin))), _mm_set1_ps(y.d));
   acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(dd), _mm512_cvtepi32_ps(sumi), acc);
-  acc_m = _mm256_fmadd_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dd)), _mm256_cvtepi32_ps(mins), acc_m);
+  return sc_m;
+}
+
+// The min terms of the four rows at once: dmin * sum_j m[j] * (bsums[2j] + bsums[2j+1]), one
+// 128-bit lane per row (its mins as int16 times the activation's 32-value sums), instead of a
+// widening, a multiply-add, a conversion and an FMA per row.
+inline void q4_k_mins4(const __m128i sc_m[4], const __m128 dd[4], __m512i pair_sums, __m512& acc_m) {
+  const __m128i m01 = _mm_unpackhi_epi64(sc_m[0], sc_m[1]), m23 = _mm_unpackhi_epi64(sc_m[2], sc_m[3]);
+  const __m512i m16 = _mm512_cvtepu8_epi16(_mm256_inserti128_si256(_mm256_castsi128_si256(m01), m23, 1));
+  const __m512i mins = _mm512_madd_epi16(m16, pair_sums);  // row r: int32 lanes 4r..4r+3
+  // [dmin0, dmin1, dmin2, dmin3] (times the activation's scale), each into its row's four lanes.
+  const __m128 dmin = _mm_movehl_ps(_mm_unpacklo_ps(dd[2], dd[3]), _mm_unpacklo_ps(dd[0], dd[1]));
+  const __m512i row_of_lane = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  acc_m = _mm512_fmadd_ps(_mm512_permutexvar_ps(row_of_lane, _mm512_castps128_ps512(dmin)), _mm512_cvtepi32_ps(mins),
+                          acc_m);
 }
 
 void q4_k_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows) {
   assert(n % kQK_K == 0);
-  kquant_rows<BlockQ4_K, ActBlockQ4K>(n, w, stride, x, out, rows, q4_k_block_decode, q4_k_vec_dot);
+  static_assert(kRows == 4, "q4_k_mins4 takes four rows");
+  const auto* y = static_cast<const BlockQ8_K*>(x);
+  const auto* base = static_cast<const uint8_t*>(w);
+  int64_t r0 = 0;
+  for (; r0 + kRows <= rows; r0 += kRows) {
+    const BlockQ4_K* a[kRows];
+    __m512 acc[kRows];
+    for (int r = 0; r < kRows; ++r) {
+      a[r] = reinterpret_cast<const BlockQ4_K*>(base + (r0 + r) * stride);
+      acc[r] = _mm512_setzero_ps();
+    }
+    __m512 acc_m = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n / kQK_K; ++i) {
+      const ActBlockQ4K yq(y[i]);
+      // bsums[2j] + bsums[2j+1] (the sums of 32-value sub-block j, at most 4064) as int16, in
+      // every 128-bit lane.
+      const __m256i pairs = _mm256_madd_epi16(load256(y[i].bsums), _mm256_set1_epi16(1));
+      const __m512i pair_sums = _mm512_broadcast_i32x4(
+          _mm_packs_epi32(_mm256_castsi256_si128(pairs), _mm256_extracti128_si256(pairs, 1)));
+      __m128i sc_m[kRows];
+      __m128 dd[kRows];
+      for (int r = 0; r < kRows; ++r) {
+        for (size_t off = 0; off < sizeof(BlockQ4_K); off += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(a[r] + i) + kRows * stride + off, _MM_HINT_T0);
+        sc_m[r] = q4_k_block_decode(a[r][i], y[i], yq, acc[r], dd[r]);
+      }
+      q4_k_mins4(sc_m, dd, pair_sums, acc_m);
+    }
+    alignas(64) float mins[16];
+    _mm512_store_ps(mins, acc_m);
+    for (int r = 0; r < kRows; ++r)
+      out[r0 + r] = _mm512_reduce_add_ps(acc[r]) - (mins[4 * r] + mins[4 * r + 1] + mins[4 * r + 2] + mins[4 * r + 3]);
+  }
+  for (; r0 < rows; ++r0) out[r0] = q4_k_vec_dot(n, base + r0 * stride, x);
 }
 
 float q5_k_vec_dot(int64_t n, const void* w, const void* x) {
