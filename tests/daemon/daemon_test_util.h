@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <functional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -57,6 +58,26 @@ inline std::string ids_json(const std::vector<int32_t>& v) {
   json::array a;
   for (int32_t t : v) a.push_back(t);
   return json::serialize(a);
+}
+
+// n token ids drawn from the llama vocabulary's ordinary range (3..31999) by `seed`, after a BOS
+// (id 1) when `bos`.
+inline std::vector<int32_t> random_token_ids(size_t n, uint32_t seed, bool bos) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int32_t> d(3, 31999);
+  std::vector<int32_t> v;
+  if (bos) v.push_back(1);
+  while (v.size() < n) v.push_back(d(rng));
+  return v;
+}
+
+// A greedy /strata/v1/generate body for `model`, continuing `session` when given.
+inline std::string greedy_generate_body(const std::string& model, const std::vector<int32_t>& prompt, int max_tokens,
+                                        const std::string& session = "") {
+  std::string body = R"({"model":")" + model + R"(","temperature":0,"max_tokens":)" + std::to_string(max_tokens) +
+                     R"(,"prompt":)" + ids_json(prompt);
+  if (!session.empty()) body += R"(,"session":")" + session + "\"";
+  return body + "}";
 }
 
 // Polls the status until `pred` holds; false after `timeout_ms`.

@@ -47,21 +47,12 @@ class DaemonEviction : public ::testing::Test {
     return o;
   }
 
-  static std::vector<int32_t> random_ids(size_t n, uint32_t seed, bool bos) {
-    std::mt19937 rng(seed);
-    std::uniform_int_distribution<int32_t> d(3, 31999);
-    std::vector<int32_t> v;
-    if (bos) v.push_back(1);
-    while (v.size() < n) v.push_back(d(rng));
-    return v;
-  }
+  static std::vector<int32_t> random_ids(size_t n, uint32_t seed, bool bos) { return random_token_ids(n, seed, bos); }
 
   static HttpResponse generate_raw(const DaemonProcess& d, const std::vector<int32_t>& prompt, int max_tokens,
                                    const std::string& session = "") {
-    std::string body = R"({"model":"syn","temperature":0,"max_tokens":)" + std::to_string(max_tokens) +
-                       R"(,"prompt":)" + ids_json(prompt);
-    if (!session.empty()) body += R"(,"session":")" + session + "\"";
-    return http_request(d.socket(), "POST", "/strata/v1/generate", body + "}");
+    return http_request(d.socket(), "POST", "/strata/v1/generate",
+                        greedy_generate_body("syn", prompt, max_tokens, session));
   }
   static json::object generate(const DaemonProcess& d, const std::vector<int32_t>& prompt, int max_tokens,
                                const std::string& session = "") {
