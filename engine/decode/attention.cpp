@@ -5,97 +5,113 @@
 #include <vector>
 
 #include "engine/threads/thread_pool.h"
+#include "kernels/cpu/attention/attention_tile.h"
 #include "kernels/cpu/fp16.h"
 #include "kernels/cpu/kernels.h"
 
 namespace strata {
 namespace {
 
-// Scratch of one thread: per query head of a group, scores over positions and the query (as f32
-// and as f16 bits); one decoded K/V row.
-struct Scratch {
-  std::vector<float> scores, q16, row, max;
-  std::vector<uint16_t> qh;
+constexpr int kLanes = cpu::kAttentionLanes;
+constexpr int kKeyTile = 64;  // K/V rows decoded at a time: 2 x 16 KiB of f32 for head size 64
+
+// One task: `tokens` consecutive tokens times `heads` query heads of one KV head, one row each of
+// the 16 lanes of the tile kernels (cpu/attention/attention_tile.h).
+struct Task {
+  int64_t first_token = 0;
+  int tokens = 0;
+  int kv_head = 0;
+  int first_head = 0;  // within the KV head's group
+  int heads = 0;
 };
 
-// One token and one KV head with `G` of the query heads it serves (grouped-query attention: a KV
-// group's heads are adjacent in q and out): scores over positions 0..pos,
-// softmax, weighted sum of values. Each K and V row is read and decoded once for the G heads;
-// per head the arithmetic is exactly that of a head on its own.
-// With f16 K/V, rounding follows llama.cpp's non-flash CPU path so results agree with it
-// closely: the query and the softmax weights are rounded to f16 before their dot products.
-// The f16 rows go through the F16 kernels (F16C conversions, SIMD dot products), which dominate
-// a long prefill; quantized K/V rows are decoded to f32 one at a time and go through the F32
-// kernels (a plain loop would be one serial chain of float additions).
-void attend_group(const AttentionShape& s, int G, const float* q, int64_t pos, int kv_head,
-                  const std::vector<KvSpan>& spans, Scratch& w, float* out) {
-  const int D = s.head_dim;
-  const bool f16 = spans.empty() || spans[0].format.type == KvType::F16;
-  const cpu::TypeKernels& h16 = cpu::kernels_for(TensorType::F16);
-  const cpu::TypeKernels& f32 = cpu::kernels_for(TensorType::F32);
-  for (int g = 0; g < G; ++g) {
-    if (f16) {
-      h16.from_float(q + g * D, w.qh.data() + g * D, D);
-      h16.to_float(w.qh.data() + g * D, w.q16.data() + g * D, D);
-    } else {
-      std::copy(q + g * D, q + (g + 1) * D, w.q16.begin() + g * D);
-    }
+// A thread's buffers: queries and output transposed ([head_dim][16]), the scores of every key
+// ([n_keys][16]), a tile of decoded K and V rows, and each row's softmax statistics.
+struct Scratch {
+  std::vector<float> qt, ot, s, keys, values;
+  alignas(64) float limit[kLanes], max[kLanes], inv_sum[kLanes];
+  double sum[kLanes];
+  void size_for(int head_dim) {
+    qt.resize(size_t(head_dim) * kLanes);
+    ot.resize(size_t(head_dim) * kLanes);
+    keys.resize(size_t(kKeyTile) * head_dim);
+    values.resize(size_t(kKeyTile) * head_dim);
   }
-  const int64_t n = pos + 1;
-  w.scores.resize(static_cast<size_t>(G) * n);
-  float* scores = w.scores.data();  // head g's scores at g * n
-  std::vector<float>& max = w.max;
-  max.assign(G, -INFINITY);
-  for (const KvSpan& sp : spans) {
-    const uint8_t* k = sp.k + kv_head * sp.head_stride;
-    const int64_t end = std::min(sp.n_tokens, n - sp.first_pos);
-    for (int64_t j = 0; j < end; ++j) {
-      const uint8_t* kj = k + j * sp.token_stride;
-      if (!f16) kv_decode_row(sp.format, kj, w.row.data(), D);
-      for (int g = 0; g < G; ++g) {
-        float dot = 0;
-        if (f16) {
-          dot = h16.vec_dot(D, kj, w.qh.data() + g * D);
-        } else {
-          dot = f32.vec_dot(D, w.row.data(), w.q16.data() + g * D);
-        }
-        const float v = dot * s.scale;
-        scores[g * n + sp.first_pos + j] = v;
-        max[g] = v > max[g] ? v : max[g];
-      }
-    }
-  }
-  for (int g = 0; g < G; ++g) {
-    float* sc = scores + g * n;
-    double sum = 0;
-    for (int64_t j = 0; j < n; ++j) {
-      const float e = std::exp(sc[j] - max[g]);
-      sc[j] = e;
-      sum += e;
-    }
-    const float inv = static_cast<float>(1.0 / sum);
-    for (int64_t j = 0; j < n; ++j) {
-      const float p = sc[j] * inv;
-      sc[j] = f16 ? cpu::fp16_to_fp32(cpu::fp32_to_fp16(p)) : p;
-    }
-  }
+};
 
-  std::fill(out, out + static_cast<int64_t>(G) * D, 0.0f);
+// Decodes rows j0 .. j0 + n - 1 of one head of a span to f32: in one call when the rows are
+// adjacent (pages store each head's rows together), else row after row.
+void decode_rows(const KvFormat& format, const uint8_t* head, int64_t token_stride, int64_t j0, int n, int D,
+                 float* dst) {
+  const int64_t row_bytes = static_cast<int64_t>(format.row_bytes(D));
+  const int runs = token_stride == row_bytes ? 1 : n;
+  const int per_run = n / runs;
+  for (int i = 0; i < runs; ++i) {
+    const uint8_t* src = head + (j0 + i) * token_stride;
+    float* out = dst + int64_t(i) * D;
+    if (format.type == KvType::F16)
+      cpu::kernels_for(TensorType::F16).to_float(src, out, int64_t(per_run) * D);
+    else
+      kv_decode_row(format, src, out, per_run * D);
+  }
+}
+
+// Calls fn(span, j0, n) for each tile of at most kKeyTile stored keys below position n_keys.
+template <class Fn>
+void for_each_key_tile(const std::vector<KvSpan>& spans, int64_t n_keys, Fn&& fn) {
   for (const KvSpan& sp : spans) {
-    const uint8_t* v = sp.v + kv_head * sp.head_stride;
-    const int64_t end = std::min(sp.n_tokens, n - sp.first_pos);
-    for (int64_t j = 0; j < end; ++j) {
-      const uint8_t* vj = v + j * sp.token_stride;
-      if (f16)
-        h16.to_float(vj, w.row.data(), D);
-      else
-        kv_decode_row(sp.format, vj, w.row.data(), D);
-      for (int g = 0; g < G; ++g) {
-        const float p = scores[g * n + sp.first_pos + j];
-        float* og = out + g * D;
-        for (int d = 0; d < D; ++d) og[d] += p * w.row[d];
-      }
-    }
+    const int64_t end = std::min(sp.n_tokens, n_keys - sp.first_pos);
+    for (int64_t j0 = 0; j0 < end; j0 += kKeyTile) fn(sp, j0, static_cast<int>(std::min<int64_t>(kKeyTile, end - j0)));
+  }
+}
+
+// Exact softmax attention of one task in two passes over the keys: the first computes the scores
+// and each row's max and sum of exponentials, the second turns the scores into normalized weights
+// and adds up the values. The scores are kept between the passes: 64 bytes per key, 2 MiB at 32k
+// tokens of context, written and read once (recomputing them would cost a third more work).
+// With f16 K/V, rounding follows llama.cpp's non-flash CPU path so results agree with it closely:
+// the query and the softmax weights are rounded to f16 before their products.
+void attend(const AttentionShape& shape, const Task& task, const float* q, int64_t q_stride, int64_t pos0,
+            const std::vector<KvSpan>& spans, Scratch& w, float* out) {
+  const cpu::AttentionTileKernels& kern = cpu::attention_tile_kernels();
+  const int D = shape.head_dim;
+  const bool f16 = spans.empty() || spans[0].format.type == KvType::F16;
+  const int rows = task.tokens * task.heads;
+  const int first_head = task.kv_head * (shape.n_head / shape.n_head_kv) + task.first_head;
+  auto row_offset = [&](int r) {  // of row r: token r / heads, head r % heads of the task
+    return (task.first_token + r / task.heads) * q_stride + int64_t(first_head + r % task.heads) * D;
+  };
+  std::fill(w.qt.begin(), w.qt.end(), 0.0f);
+  for (int r = 0; r < rows; ++r) {
+    const float* qr = q + row_offset(r);
+    for (int d = 0; d < D; ++d) w.qt[d * kLanes + r] = f16 ? cpu::fp16_to_fp32(cpu::fp32_to_fp16(qr[d])) : qr[d];
+  }
+  for (int r = 0; r < kLanes; ++r) {
+    // Unused lanes see every key (their scores are zeros, and ignored).
+    w.limit[r] = r < rows ? static_cast<float>(pos0 + task.first_token + r / task.heads) : INFINITY;
+    w.max[r] = -INFINITY;
+    w.sum[r] = 0;
+  }
+  const int64_t n_keys = pos0 + task.first_token + task.tokens;
+  if (w.s.size() < size_t(n_keys) * kLanes) w.s.resize(size_t(n_keys) * kLanes);
+  auto scores_of = [&](const KvSpan& sp, int64_t j0) { return w.s.data() + (sp.first_pos + j0) * kLanes; };
+  for_each_key_tile(spans, n_keys, [&](const KvSpan& sp, int64_t j0, int n) {
+    decode_rows(sp.format, sp.k + task.kv_head * sp.head_stride, sp.token_stride, j0, n, D, w.keys.data());
+    kern.scores(w.qt.data(), w.keys.data(), n, D, shape.scale, static_cast<float>(sp.first_pos + j0), w.limit,
+                scores_of(sp, j0));
+    kern.max_sum(scores_of(sp, j0), n, w.max, w.sum);
+  });
+  for (int r = 0; r < kLanes; ++r) w.inv_sum[r] = static_cast<float>(1.0 / w.sum[r]);
+  std::fill(w.ot.begin(), w.ot.end(), 0.0f);
+  for_each_key_tile(spans, n_keys, [&](const KvSpan& sp, int64_t j0, int n) {
+    float* p = scores_of(sp, j0);
+    kern.weights(p, n, w.max, w.inv_sum, f16);
+    decode_rows(sp.format, sp.v + task.kv_head * sp.head_stride, sp.token_stride, j0, n, D, w.values.data());
+    kern.accumulate(p, w.values.data(), n, D, w.ot.data());
+  });
+  for (int r = 0; r < rows; ++r) {
+    float* o = out + row_offset(r);
+    for (int d = 0; d < D; ++d) o[d] = w.ot[d * kLanes + r];
   }
 }
 
@@ -105,23 +121,33 @@ void attention(const AttentionShape& s, const float* q, int64_t n_tokens, int64_
                float* out, ThreadPool& pool) {
   const int64_t row = int64_t(s.n_head) * s.head_dim;
   const int group = s.n_head / s.n_head_kv;
-  // A task is one token and the heads of a KV group, or of a part of it when there are too few
-  // tasks to keep every thread busy (decode with few KV heads).
-  int split = 1;
-  while (n_tokens * s.n_head_kv * split < int64_t{2} * pool.size() && group % (2 * split) == 0) split *= 2;
-  const int heads = group / split;  // query heads per task
-  const int64_t per_token = int64_t(s.n_head_kv) * split;
-  const int64_t tasks = n_tokens * per_token;
-  pool.run([&](int ith, int nth) {
-    Scratch w;
-    w.q16.resize(static_cast<size_t>(heads) * s.head_dim);
-    w.row.resize(s.head_dim);
-    w.qh.resize(static_cast<size_t>(heads) * s.head_dim);
-    for (int64_t task = ith; task < tasks; task += nth) {
-      const int64_t t = task / per_token;
-      const int part = static_cast<int>(task % per_token);  // kv_head * split + part of the group
-      const int64_t first = t * row + int64_t(part) * heads * s.head_dim;
-      attend_group(s, heads, q + first, pos0 + t, part / split, spans, w, out + first);
+  // A task takes up to 16 rows: several tokens of a whole KV group, or the heads of a part of a
+  // group (one token) when the group is wider than 16 or when there would be too few tasks to
+  // keep every thread busy (decode with few KV heads).
+  int heads = std::min(group, kLanes);
+  auto count = [&](int h) {
+    const int tokens = std::max(1, kLanes / h);
+    return ((n_tokens + tokens - 1) / tokens) * s.n_head_kv * ((group + h - 1) / h);
+  };
+  while (heads > 1 && count(heads) < int64_t{2} * pool.size()) heads = (heads + 1) / 2;
+  const int tokens = static_cast<int>(std::min<int64_t>(n_tokens, std::max(1, kLanes / heads)));
+  const int parts = (group + heads - 1) / heads;
+  const int64_t blocks = (n_tokens + tokens - 1) / tokens;
+  const int64_t per_block = int64_t(s.n_head_kv) * parts;
+  // Later tokens see more keys: hand out the last blocks first so the threads finish together.
+  pool.parallel_for(blocks * per_block, 1, [&](int64_t begin, int64_t end) {
+    thread_local Scratch w;
+    w.size_for(s.head_dim);
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t block = blocks - 1 - i / per_block;
+      const int part = static_cast<int>(i % per_block);
+      Task t;
+      t.first_token = block * tokens;
+      t.tokens = static_cast<int>(std::min<int64_t>(tokens, n_tokens - t.first_token));
+      t.kv_head = part / parts;
+      t.first_head = (part % parts) * heads;
+      t.heads = std::min(heads, group - t.first_head);
+      attend(s, t, q, row, pos0, spans, w, out);
     }
   });
 }

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "engine/core/error.h"
+#include "kernels/cpu/attention/attention_tile.h"
 #include "kernels/cpu/fp16.h"
 #include "kernels/cpu/kernels.h"
 
@@ -34,21 +35,6 @@ void q4g_encode(const float* x, uint8_t* dst, int n, int group) {
       q[i / 2] = static_cast<uint8_t>(a | (b << 4));
     }
     dst += 4 + group / 2;
-  }
-}
-
-void q4g_decode(const uint8_t* src, float* y, int n, int group) {
-  for (int g0 = 0; g0 < n; g0 += group) {
-    uint16_t lo16, scale16;
-    std::memcpy(&lo16, src, 2);
-    std::memcpy(&scale16, src + 2, 2);
-    const float lo = cpu::fp16_to_fp32(lo16), scale = cpu::fp16_to_fp32(scale16);
-    const uint8_t* q = src + 4;
-    for (int i = 0; i < group; i += 2) {
-      y[g0 + i] = lo + scale * static_cast<float>(q[i / 2] & 0x0F);
-      y[g0 + i + 1] = lo + scale * static_cast<float>(q[i / 2] >> 4);
-    }
-    src += 4 + group / 2;
   }
 }
 
@@ -122,7 +108,9 @@ void kv_decode_row(const KvFormat& f, const void* src, float* dst, int n) {
       return;
     }
     case KvType::Q8_0: cpu::kernels_for(TensorType::Q8_0).to_float(src, dst, n); return;
-    case KvType::Q4G: q4g_decode(static_cast<const uint8_t*>(src), dst, n, f.group); return;
+    case KvType::Q4G:
+      cpu::attention_tile_kernels().q4g_to_float(static_cast<const uint8_t*>(src), dst, n, f.group);
+      return;
   }
 }
 

@@ -1,0 +1,47 @@
+// The inner loops of attention, over a tile of up to 16 query rows at once: one row per vector
+// lane (16 floats are one AVX-512 register, two AVX2 ones). The engine (engine/decode/attention)
+// gathers the rows — the tokens of a block times the query heads one KV head serves — decodes a
+// run of K or V rows to f32, and calls these; here they become register-blocked multiply-adds
+// where each key element, broadcast, serves all 16 rows.
+//
+// Layouts, for a tile of n_keys keys and head size D:
+//   qt     [D][16]       the queries, transposed: element d of row r at qt[d * 16 + r]
+//   keys   [n_keys][D]   decoded K rows (values likewise)
+//   s      [n_keys][16]  scores, then softmax weights: key k of row r at s[k * 16 + r]
+//   ot     [D][16]       the output, transposed like qt
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace strata::cpu {
+
+inline constexpr int kAttentionLanes = 16;
+
+struct AttentionTileKernels {
+  // s[k][r] = scale * sum_d qt[d][r] * keys[k][d], or -inf where key_pos0 + k > limit[r] (the
+  // causal mask: limit[r] is the last position row r may see).
+  void (*scores)(const float* qt, const float* keys, int n_keys, int head_dim, float scale, float key_pos0,
+                 const float* limit, float* s);
+  // The running softmax statistics of each row, updated with a tile of scores:
+  // max[r] = max(max[r], s[k][r] over k); sum[r] = sum over every score seen so far of
+  // exp(score - max[r]) (rescaled when the max grows). Start with max = -inf, sum = 0.
+  void (*max_sum)(const float* s, int n_keys, float* max, double* sum);
+  // In place: s[k][r] = exp(s[k][r] - max[r]) * inv_sum[r], rounded to the nearest f16 value
+  // when round_f16 (so the weights match what an f16 matrix product would see).
+  void (*weights)(float* s, int n_keys, const float* max, const float* inv_sum, bool round_f16);
+  // ot[d][r] += sum_k p[k][r] * values[k][d].
+  void (*accumulate)(const float* p, const float* values, int n_keys, int head_dim, float* ot);
+  // Decodes n elements of a q4g KV row (engine/kv/kv_format.h): groups of `group` elements, each
+  // an f16 minimum, an f16 scale, then group/2 bytes of nibbles (element 2i in the low nibble of
+  // byte i); value = minimum + scale * nibble. The attention of q4g KV decodes every K row twice
+  // and every V row once per task, so this is on its hot path.
+  void (*q4g_to_float)(const uint8_t* src, float* dst, int n, int group);
+};
+
+// The fastest level this CPU supports (see kernels.h: kernel_level_name, STRATA_CPU).
+const AttentionTileKernels& attention_tile_kernels();
+// One level ("reference", "avx2", "avx512"), or nullptr where unavailable. For tests.
+const AttentionTileKernels* attention_tile_kernels_at_level(std::string_view level);
+
+}  // namespace strata::cpu

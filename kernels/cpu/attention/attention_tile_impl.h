@@ -1,0 +1,181 @@
+// The attention tile loops shared by the AVX2 and AVX-512 files, written once over a lane type
+// L of 16 floats (one __m512, or two __m256). Include only from files compiled with AVX2 (or
+// wider) flags; everything is static inline. See attention_tile.h for the layouts.
+//
+// L provides: V, zero(), load(p), store(p, v), set1(x), fmadd(a, b, c) = a * b + c, add, sub, mul,
+// max, select_le(a, b, x, y) = a <= b ? x : y, round_nearest(v), ldexp(v, n) = v * 2^n for
+// integral n in [-126, 127], round_f16(v).
+#pragma once
+
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/cpu/attention/attention_tile.h"
+
+namespace strata::cpu::detail {
+
+static inline uint32_t load_u32(const void* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+void q4g_to_float_reference(const uint8_t* src, float* dst, int n, int group);
+
+// e^x for x <= 0 (scores minus their running max), within 2 ulp of std::exp; exactly 0 below -87
+// (where e^x leaves the normal floats) and for -inf (masked keys). e^x = 2^n * e^r with
+// n = round(x / ln 2) and |r| <= ln 2 / 2, ln 2 split in two so that n * ln2_hi is exact; e^r by
+// its Taylor series to degree 7 (the next term is below 5e-9 relative).
+template <class L>
+static inline typename L::V exp_nonpositive(typename L::V x) {
+  using V = typename L::V;
+  const V n = L::round_nearest(L::mul(x, L::set1(1.44269504088896341f)));
+  V r = L::fmadd(n, L::set1(-0.693359375f), x);
+  r = L::fmadd(n, L::set1(2.12194440e-4f), r);
+  V p = L::set1(1.0f / 5040);
+  p = L::fmadd(p, r, L::set1(1.0f / 720));
+  p = L::fmadd(p, r, L::set1(1.0f / 120));
+  p = L::fmadd(p, r, L::set1(1.0f / 24));
+  p = L::fmadd(p, r, L::set1(1.0f / 6));
+  p = L::fmadd(p, r, L::set1(0.5f));
+  p = L::fmadd(p, r, L::set1(1.0f));
+  p = L::fmadd(p, r, L::set1(1.0f));
+  return L::select_le(L::set1(-87.0f), x, L::ldexp(p, n), L::zero());
+}
+
+// KB keys at a time: KB accumulators of 16 rows; each step loads one row of qt and broadcasts
+// one element of each of the KB keys.
+template <class L, int KB>
+static inline void attention_scores(const float* qt, const float* keys, int n_keys, int D, float scale,
+                                    float key_pos0, const float* limit, float* s) {
+  using V = typename L::V;
+  const V lim = L::load(limit);
+  const V neg_inf = L::set1(-INFINITY);
+  const V sc = L::set1(scale);
+  auto finish = [&](V acc, int k) {
+    L::store(s + k * kAttentionLanes,
+             L::select_le(L::set1(key_pos0 + static_cast<float>(k)), lim, L::mul(acc, sc), neg_inf));
+  };
+  int k = 0;
+  for (; k + KB <= n_keys; k += KB) {
+    const float* kr = keys + static_cast<int64_t>(k) * D;
+    V acc[KB];
+#pragma GCC unroll 16
+    for (int i = 0; i < KB; ++i) acc[i] = L::zero();
+    for (int d = 0; d < D; ++d) {
+      const V q = L::load(qt + d * kAttentionLanes);
+#pragma GCC unroll 16
+      for (int i = 0; i < KB; ++i) acc[i] = L::fmadd(L::set1(kr[i * D + d]), q, acc[i]);
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < KB; ++i) finish(acc[i], k + i);
+  }
+  for (; k < n_keys; ++k) {
+    const float* kr = keys + static_cast<int64_t>(k) * D;
+    V acc = L::zero();
+    for (int d = 0; d < D; ++d) acc = L::fmadd(L::set1(kr[d]), L::load(qt + d * kAttentionLanes), acc);
+    finish(acc, k);
+  }
+}
+
+template <class L>
+static inline void attention_max_sum(const float* s, int n_keys, float* max, double* sum) {
+  using V = typename L::V;
+  V tile_max = L::set1(-INFINITY);
+  for (int k = 0; k < n_keys; ++k) tile_max = L::max(tile_max, L::load(s + k * kAttentionLanes));
+  const V old_max = L::load(max);
+  const V new_max = L::max(old_max, tile_max);
+  V part = L::zero();
+  for (int k = 0; k < n_keys; ++k) part = L::add(part, exp_nonpositive<L>(L::sub(L::load(s + k * kAttentionLanes), new_max)));
+  alignas(64) float o[kAttentionLanes], m[kAttentionLanes], p[kAttentionLanes];
+  L::store(o, old_max);
+  L::store(m, new_max);
+  L::store(p, part);
+  for (int r = 0; r < kAttentionLanes; ++r) {
+    // The max grows in the first tiles and then rarely: rescale only then.
+    if (m[r] > o[r]) sum[r] *= std::exp(static_cast<double>(o[r]) - m[r]);
+    sum[r] += p[r];
+    max[r] = m[r];
+  }
+}
+
+template <class L>
+static inline void attention_weights(float* s, int n_keys, const float* max, const float* inv_sum, bool round_f16) {
+  using V = typename L::V;
+  const V m = L::load(max), inv = L::load(inv_sum);
+  for (int k = 0; k < n_keys; ++k) {
+    float* sk = s + k * kAttentionLanes;
+    V p = L::mul(exp_nonpositive<L>(L::sub(L::load(sk), m)), inv);
+    if (round_f16) p = L::round_f16(p);
+    L::store(sk, p);
+  }
+}
+
+// DB output dimensions at a time: DB accumulators of 16 rows; each key loads its 16 weights once
+// and broadcasts DB of its values.
+template <class L, int DB>
+static inline void attention_accumulate(const float* p, const float* values, int n_keys, int D, float* ot) {
+  using V = typename L::V;
+  int d = 0;
+  for (; d + DB <= D; d += DB) {
+    V acc[DB];
+#pragma GCC unroll 16
+    for (int j = 0; j < DB; ++j) acc[j] = L::load(ot + (d + j) * kAttentionLanes);
+    for (int k = 0; k < n_keys; ++k) {
+      const V pk = L::load(p + k * kAttentionLanes);
+      const float* vk = values + static_cast<int64_t>(k) * D + d;
+#pragma GCC unroll 16
+      for (int j = 0; j < DB; ++j) acc[j] = L::fmadd(L::set1(vk[j]), pk, acc[j]);
+    }
+#pragma GCC unroll 16
+    for (int j = 0; j < DB; ++j) L::store(ot + (d + j) * kAttentionLanes, acc[j]);
+  }
+  for (; d < D; ++d) {
+    V acc = L::load(ot + d * kAttentionLanes);
+    for (int k = 0; k < n_keys; ++k)
+      acc = L::fmadd(L::set1(values[static_cast<int64_t>(k) * D + d]), L::load(p + k * kAttentionLanes), acc);
+    L::store(ot + d * kAttentionLanes, acc);
+  }
+}
+
+// q4g decoding with Unpack32(bytes, min, scale, dst), which writes the 32 elements of 16 bytes of
+// nibbles. Groups that are not a multiple of 32 elements go to the reference.
+template <class Unpack32>
+static inline void q4g_to_float(const uint8_t* src, float* dst, int n, int group) {
+  if (group % 32 != 0) return q4g_to_float_reference(src, dst, n, group);
+  for (int g0 = 0; g0 < n; g0 += group, src += 4 + group / 2) {
+    const __m128 lo_scale = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(load_u32(src))));
+    const float lo = _mm_cvtss_f32(lo_scale), scale = _mm_cvtss_f32(_mm_movehdup_ps(lo_scale));
+    for (int i = 0; i < group; i += 32) Unpack32::run(src + 4 + i / 2, lo, scale, dst + g0 + i);
+  }
+}
+
+// The 32 nibbles of 16 bytes in element order: low and high nibbles interleaved.
+static inline void q4g_nibbles(const uint8_t* q, __m128i& first16, __m128i& last16) {
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+  const __m128i mask = _mm_set1_epi8(0x0F);
+  const __m128i lo = _mm_and_si128(bytes, mask), hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
+  first16 = _mm_unpacklo_epi8(lo, hi);
+  last16 = _mm_unpackhi_epi8(lo, hi);
+}
+
+template <class L, int KB, int DB, class Unpack32>
+static inline AttentionTileKernels attention_tile_table() {
+  AttentionTileKernels t{};
+  t.scores = [](const float* qt, const float* keys, int n_keys, int D, float scale, float key_pos0, const float* limit,
+                float* s) { attention_scores<L, KB>(qt, keys, n_keys, D, scale, key_pos0, limit, s); };
+  t.max_sum = [](const float* s, int n_keys, float* max, double* sum) { attention_max_sum<L>(s, n_keys, max, sum); };
+  t.weights = [](float* s, int n_keys, const float* max, const float* inv_sum, bool round_f16) {
+    attention_weights<L>(s, n_keys, max, inv_sum, round_f16);
+  };
+  t.accumulate = [](const float* p, const float* values, int n_keys, int D, float* ot) {
+    attention_accumulate<L, DB>(p, values, n_keys, D, ot);
+  };
+  t.q4g_to_float = q4g_to_float<Unpack32>;
+  return t;
+}
+
+}  // namespace strata::cpu::detail
