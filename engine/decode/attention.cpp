@@ -65,6 +65,28 @@ void for_each_key_tile(const std::vector<KvSpan>& spans, int64_t n_keys, Fn&& fn
   }
 }
 
+// Decode: the few query rows of one token (adjacent heads at q), each dotted with the keys and
+// normalized along its own row of scores ([rows][n_keys]), then the values added up. The same
+// arithmetic as the tiles (attention_tile.h), arranged so that no vector lane idles.
+void attend_rows(const AttentionShape& shape, const float* q, int rows, int64_t n_keys, int kv_head, bool f16,
+                 const std::vector<KvSpan>& spans, Scratch& w, float* out) {
+  const cpu::AttentionTileKernels& kern = cpu::attention_tile_kernels();
+  const int D = shape.head_dim;
+  for (int64_t i = 0; i < int64_t(rows) * D; ++i) w.qt[i] = f16 ? cpu::fp16_to_fp32(cpu::fp32_to_fp16(q[i])) : q[i];
+  if (w.s.size() < size_t(n_keys) * rows) w.s.resize(size_t(n_keys) * rows);
+  for_each_key_tile(spans, n_keys, [&](const KvSpan& sp, int64_t j0, int n) {
+    decode_rows(sp.format, sp.k + kv_head * sp.head_stride, sp.token_stride, j0, n, D, w.keys.data());
+    kern.row_scores(w.qt.data(), rows, w.keys.data(), n, D, shape.scale, w.s.data() + sp.first_pos + j0, n_keys);
+  });
+  for (int r = 0; r < rows; ++r) kern.row_softmax(w.s.data() + r * n_keys, n_keys, f16);
+  std::fill(w.ot.begin(), w.ot.end(), 0.0f);
+  for_each_key_tile(spans, n_keys, [&](const KvSpan& sp, int64_t j0, int n) {
+    decode_rows(sp.format, sp.v + kv_head * sp.head_stride, sp.token_stride, j0, n, D, w.values.data());
+    kern.row_accumulate(w.s.data() + sp.first_pos + j0, rows, n_keys, w.values.data(), n, D, w.ot.data());
+  });
+  std::copy(w.ot.begin(), w.ot.begin() + int64_t(rows) * D, out);
+}
+
 // Exact softmax attention of one task in two passes over the keys: the first computes the scores
 // and each row's max and sum of exponentials, the second turns the scores into normalized weights
 // and adds up the values. The scores are kept between the passes: 64 bytes per key, 2 MiB at 32k
@@ -81,6 +103,9 @@ void attend(const AttentionShape& shape, const Task& task, const float* q, int64
   auto row_offset = [&](int r) {  // of row r: token r / heads, head r % heads of the task
     return (task.first_token + r / task.heads) * q_stride + int64_t(first_head + r % task.heads) * D;
   };
+  if (task.tokens == 1 && rows <= cpu::kAttentionDecodeRows && D % kLanes == 0)
+    return attend_rows(shape, q + row_offset(0), rows, pos0 + task.first_token + 1, task.kv_head, f16, spans, w,
+                       out + row_offset(0));
   std::fill(w.qt.begin(), w.qt.end(), 0.0f);
   for (int r = 0; r < rows; ++r) {
     const float* qr = q + row_offset(r);
@@ -117,8 +142,8 @@ void attend(const AttentionShape& shape, const Task& task, const float* q, int64
 
 }  // namespace
 
-void attention(const AttentionShape& s, const float* q, int64_t n_tokens, int64_t pos0, const std::vector<KvSpan>& spans,
-               float* out, ThreadPool& pool) {
+void attention(const AttentionShape& s, const float* q, int64_t n_tokens, int64_t pos0,
+               const std::vector<KvSpan>& spans, float* out, ThreadPool& pool) {
   const int64_t row = int64_t(s.n_head) * s.head_dim;
   const int group = s.n_head / s.n_head_kv;
   // A task takes up to 16 rows: several tokens of a whole KV group, or the heads of a part of a

@@ -113,14 +113,16 @@ double relative_rms(const std::vector<float>& a, const std::vector<float>& b) {
 // 0..pos0 + t), each query head h reading KV head h / (heads / kv_heads). Covers the grouped
 // tasks (several query heads per KV row read), their split when there are fewer tasks than
 // threads, groups wider than the 16 rows of a tile, several tokens at once (prefill) in blocks
-// with ragged ends, and histories longer than a tile of keys across many pages. f16 K/V, so the
+// with ragged ends, decode (one token: the row kernels), and histories longer than a tile of keys
+// across many pages. f16 K/V, so the
 // stored values are known exactly.
 TEST(Attention, MatchesAPlainRestatementForEveryGrouping) {
   struct Case {
     int heads, kv_heads, tokens, threads, history = 40;
   };
   for (const Case c : {Case{8, 2, 1, 4}, Case{8, 1, 1, 2}, Case{8, 8, 3, 2}, Case{6, 2, 5, 3}, Case{4, 4, 1, 1},
-                       Case{32, 1, 3, 2, 150}, Case{8, 2, 11, 2, 200}, Case{20, 4, 7, 3, 70}}) {
+                       Case{32, 1, 3, 2, 150}, Case{8, 2, 11, 2, 200}, Case{20, 4, 7, 3, 70},
+                       Case{32, 8, 1, 2, 230}, Case{8, 2, 1, 2, 200}}) {
     constexpr int kDim = 32;
     const int kHistory = c.history;
     std::mt19937 rng(11 + c.heads * 7 + c.kv_heads);

@@ -1,9 +1,10 @@
 // The attention tile kernels (kernels/cpu/attention) at each SIMD level against plain
 // double-precision arithmetic: scores with their causal mask, the running softmax statistics,
-// the weights (and their exponential, over its whole range), the weighted sum of values, and the
-// q4g row decoder against the reference one.
+// the weights (and their exponential, over its whole range), the weighted sum of values, the
+// q4g row decoder against the reference one, and the decode row kernels.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -155,6 +156,75 @@ TEST_P(AttentionTile, Q4gRowsDecodeAsTheReferenceDoes) {
       for (int i = 0; i < n; ++i)  // a fused multiply-add may round once where the reference rounds twice
         ASSERT_NEAR(got[i], expect[i], 4e-7 * (std::fabs(expect[i]) + 4)) << "group " << group << " element " << i;
     }
+}
+
+TEST_P(AttentionTile, RowScoresAreScaledDotProductsOfEachRow) {
+  std::mt19937 rng(31);
+  for (int D : {16, 64, 80, 128})
+    for (int rows = 1; rows <= kAttentionDecodeRows; ++rows)
+      for (int n_keys : {1, 5, 16, 17, 40}) {
+        const auto q = test::random_normal(size_t(rows) * D, rng());
+        const auto keys = test::random_normal(size_t(n_keys) * D, rng());
+        const int64_t stride = n_keys + 3;
+        std::vector<float> s(size_t(rows) * stride, 7.0f);
+        k_->row_scores(q.data(), rows, keys.data(), n_keys, D, 0.25f, s.data(), stride);
+        for (int r = 0; r < rows; ++r) {
+          for (int k = 0; k < n_keys; ++k) {
+            double dot = 0, mag = 0;
+            for (int d = 0; d < D; ++d) {
+              dot += double(q[r * D + d]) * keys[k * D + d];
+              mag += std::fabs(double(q[r * D + d]) * keys[k * D + d]);
+            }
+            EXPECT_NEAR(s[r * stride + k], dot * 0.25, 1e-6 * D * mag) << "row " << r << " key " << k << " D " << D;
+          }
+          for (int64_t k = n_keys; k < stride; ++k) EXPECT_EQ(s[r * stride + k], 7.0f) << "wrote past the keys";
+        }
+      }
+}
+
+TEST_P(AttentionTile, RowSoftmaxMatchesADoublePrecisionSoftmax) {
+  std::mt19937 rng(41);
+  for (int64_t n : {1, 7, 16, 64, 100, 1000}) {
+    for (bool round : {false, true}) {
+      const auto x = test::random_normal(size_t(n), rng(), 3.0f);
+      std::vector<float> p = x;
+      k_->row_softmax(p.data(), n, round);
+      const double max = *std::max_element(x.begin(), x.end());
+      double sum = 0;
+      for (float v : x) sum += std::exp(v - max);
+      for (int64_t k = 0; k < n; ++k) {
+        const double exact = std::exp(x[k] - max) / sum;
+        const double tol = round ? exact / 2048 + std::ldexp(1.0, -25) + 1e-6 * exact : 1e-6 * exact;
+        EXPECT_NEAR(p[k], exact, tol) << "n " << n << " key " << k << (round ? " rounded" : "");
+        if (round) {
+          EXPECT_EQ(p[k], fp16_to_fp32(fp32_to_fp16(p[k]))) << "not an f16 value";
+        }
+      }
+    }
+  }
+}
+
+TEST_P(AttentionTile, RowAccumulateAddsWeightedValuesToEachRow) {
+  std::mt19937 rng(43);
+  for (int D : {16, 64, 80, 128})
+    for (int rows = 1; rows <= kAttentionDecodeRows; ++rows)
+      for (int n_keys : {1, 9, 64}) {
+        const int64_t stride = n_keys + 2;
+        const auto p = test::random_normal(size_t(rows) * stride, rng());
+        const auto values = test::random_normal(size_t(n_keys) * D, rng());
+        auto o = test::random_normal(size_t(rows) * D, rng());
+        const auto before = o;
+        k_->row_accumulate(p.data(), rows, stride, values.data(), n_keys, D, o.data());
+        for (int r = 0; r < rows; ++r)
+          for (int d = 0; d < D; ++d) {
+            double expect = before[r * D + d], mag = std::fabs(expect);
+            for (int k = 0; k < n_keys; ++k) {
+              expect += double(p[r * stride + k]) * values[k * D + d];
+              mag += std::fabs(double(p[r * stride + k]) * values[k * D + d]);
+            }
+            EXPECT_NEAR(o[r * D + d], expect, 1e-6 * (n_keys + 1) * mag) << "row " << r << " d " << d << " D " << D;
+          }
+      }
 }
 
 INSTANTIATE_TEST_SUITE_P(Levels, AttentionTile, ::testing::Values("reference", "avx2", "avx512"),

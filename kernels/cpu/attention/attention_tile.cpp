@@ -52,6 +52,34 @@ void ref_accumulate(const float* p, const float* values, int n_keys, int D, floa
       for (int r = 0; r < L; ++r) ot[d * L + r] += p[k * L + r] * values[static_cast<int64_t>(k) * D + d];
 }
 
+void ref_row_scores(const float* q, int rows, const float* keys, int n_keys, int D, float scale, float* s,
+                    int64_t s_stride) {
+  for (int r = 0; r < rows; ++r)
+    for (int k = 0; k < n_keys; ++k) {
+      float dot = 0;
+      for (int d = 0; d < D; ++d) dot += q[r * D + d] * keys[static_cast<int64_t>(k) * D + d];
+      s[r * s_stride + k] = dot * scale;
+    }
+}
+
+void ref_row_softmax(float* s, int64_t n, bool round_f16) {
+  float max = -INFINITY;
+  for (int64_t k = 0; k < n; ++k) max = std::fmax(max, s[k]);
+  double sum = 0;
+  for (int64_t k = 0; k < n; ++k) sum += (s[k] = std::exp(s[k] - max));
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t k = 0; k < n; ++k) {
+    const float p = s[k] * inv;
+    s[k] = round_f16 ? fp16_to_fp32(fp32_to_fp16(p)) : p;
+  }
+}
+
+void ref_row_accumulate(const float* p, int rows, int64_t p_stride, const float* values, int n_keys, int D, float* o) {
+  for (int r = 0; r < rows; ++r)
+    for (int k = 0; k < n_keys; ++k)
+      for (int d = 0; d < D; ++d) o[r * D + d] += p[r * p_stride + k] * values[static_cast<int64_t>(k) * D + d];
+}
+
 }  // namespace
 
 void detail::q4g_to_float_reference(const uint8_t* src, float* y, int n, int group) {
@@ -72,8 +100,8 @@ void detail::q4g_to_float_reference(const uint8_t* src, float* y, int n, int gro
 namespace {
 
 struct Levels {
-  AttentionTileKernels reference{ref_scores, ref_max_sum, ref_weights, ref_accumulate,
-                                 detail::q4g_to_float_reference};
+  AttentionTileKernels reference{ref_scores,     ref_max_sum,     ref_weights,       ref_accumulate,
+                                 detail::q4g_to_float_reference, ref_row_scores, ref_row_softmax, ref_row_accumulate};
   AttentionTileKernels avx2{}, avx512{};
 };
 

@@ -9,6 +9,14 @@
 //   keys   [n_keys][D]   decoded K rows (values likewise)
 //   s      [n_keys][16]  scores, then softmax weights: key k of row r at s[k * 16 + r]
 //   ot     [D][16]       the output, transposed like qt
+//
+// Decoding one token gives a tile only as many rows as a KV head has query heads (4 for a
+// llama-1b shape), which would leave most lanes idle. The row kernels serve that case: each query
+// row is dotted with 16 keys at once (the 16 sums reduced together), and its softmax runs along
+// its own scores. Their layouts:
+//   q      [rows][D]     rows <= kAttentionDecodeRows, D a multiple of 16
+//   s      row r's scores (then weights) for keys 0.. at s + r * s_stride
+//   o      [rows][D]
 #pragma once
 
 #include <cstdint>
@@ -17,6 +25,7 @@
 namespace strata::cpu {
 
 inline constexpr int kAttentionLanes = 16;
+inline constexpr int kAttentionDecodeRows = 4;
 
 struct AttentionTileKernels {
   // s[k][r] = scale * sum_d qt[d][r] * keys[k][d], or -inf where key_pos0 + k > limit[r] (the
@@ -37,6 +46,16 @@ struct AttentionTileKernels {
   // byte i); value = minimum + scale * nibble. The attention of q4g KV decodes every K row twice
   // and every V row once per task, so this is on its hot path.
   void (*q4g_to_float)(const uint8_t* src, float* dst, int n, int group);
+
+  // Decode: s[r * s_stride + k] = scale * sum_d q[r][d] * keys[k][d] for r < rows, k < n_keys.
+  void (*row_scores)(const float* q, int rows, const float* keys, int n_keys, int head_dim, float scale, float* s,
+                     int64_t s_stride);
+  // In place over one row of n scores: the softmax, as max_sum then weights compute it (the sum of
+  // the float exponentials taken in double), rounded to f16 when round_f16.
+  void (*row_softmax)(float* s, int64_t n, bool round_f16);
+  // o[r][d] += sum_k p[r * p_stride + k] * values[k][d] for r < rows.
+  void (*row_accumulate)(const float* p, int rows, int64_t p_stride, const float* values, int n_keys, int head_dim,
+                         float* o);
 };
 
 // The fastest level this CPU supports (see kernels.h: kernel_level_name, STRATA_CPU).

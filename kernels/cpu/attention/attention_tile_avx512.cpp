@@ -26,6 +26,28 @@ struct Lanes512 {
     return _mm512_maskz_roundscale_ps(kAll, v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }
   static V ldexp(V v, V n) { return _mm512_maskz_scalef_ps(kAll, v, n); }
+  static constexpr int kWidth = 16;
+  // Lane i = the sum of acc[i]'s lanes. Pairs are folded within 128-bit lanes (unpack of floats,
+  // then of float pairs) until each 128-bit lane holds 4 keys' partial sums, then the 128-bit
+  // lanes are folded across registers twice.
+  static V sum_each(const V* acc) {
+    auto fold_pairs = [](V x, V y) {  // per 128-bit lane: x0+x2, y0+y2, x1+x3, y1+y3
+      return _mm512_add_ps(_mm512_maskz_unpacklo_ps(kAll, x, y), _mm512_maskz_unpackhi_ps(kAll, x, y));
+    };
+    auto fold_quads = [](V x, V y) {  // per 128-bit lane: the float pairs of x and y, added
+      const __m512d a = _mm512_castps_pd(x), b = _mm512_castps_pd(y);
+      return _mm512_add_ps(_mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xFF, a, b)),
+                           _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, a, b)));
+    };
+    auto fold_lanes = [](V x, V y) {  // 128-bit lanes (0,2) of x, y plus lanes (1,3) of x, y
+      return _mm512_add_ps(_mm512_maskz_shuffle_f32x4(kAll, x, y, 0x88), _mm512_maskz_shuffle_f32x4(kAll, x, y, 0xDD));
+    };
+    V a[8], b[4], c[2];
+    for (int i = 0; i < 8; ++i) a[i] = fold_pairs(acc[2 * i], acc[2 * i + 1]);
+    for (int i = 0; i < 4; ++i) b[i] = fold_quads(a[2 * i], a[2 * i + 1]);
+    for (int i = 0; i < 2; ++i) c[i] = fold_lanes(b[2 * i], b[2 * i + 1]);
+    return fold_lanes(c[0], c[1]);
+  }
   static V round_f16(V v) {
     return _mm512_maskz_cvtph_ps(kAll, _mm512_maskz_cvtps_ph(kAll, v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
@@ -47,6 +69,6 @@ struct Unpack32x512 {
 
 }  // namespace
 
-AttentionTileKernels attention_tile_avx512() { return attention_tile_table<Lanes512, 8, 8, Unpack32x512>(); }
+AttentionTileKernels attention_tile_avx512() { return attention_tile_table<Lanes512, 8, 8, Unpack32x512, Lanes512>(); }
 
 }  // namespace strata::cpu::detail
