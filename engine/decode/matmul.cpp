@@ -130,6 +130,17 @@ void MatMul::run_vec_dot(const TensorRef& w, const float* x, int64_t n_tokens, f
   // cache while every weight row of the chunk passes over it. Where the CPU level has a
   // multi-row kernel (decode's matrix-vector product), a chunk's rows go to it in one call.
   constexpr int64_t kTokenBlock = 32;
+  if (n_tokens == 1 && vec_dot_rows != nullptr) {
+    // Decode: each thread streams one contiguous share of the rows (a multiple of 4) in a single
+    // call, so its prefetches and the hardware's run unbroken from start to end. Handing out
+    // chunks instead measured 5-10% slower for Q4_K (tg128, 2 threads).
+    pool.run([&](int ith, int nth) {
+      const int64_t begin = n_out * ith / nth / 4 * 4;
+      const int64_t end = ith + 1 == nth ? n_out : n_out * (ith + 1) / nth / 4 * 4;
+      if (end > begin) vec_dot_rows(n_in, w.data + begin * w_row_bytes, w_row_bytes, xq, y + begin, end - begin);
+    });
+    return;
+  }
   pool.parallel_for(n_out, grain, [&](int64_t begin, int64_t end) {
     for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
       const int64_t t1 = std::min(n_tokens, t0 + kTokenBlock);
