@@ -26,7 +26,8 @@ struct Task {
 };
 
 // A thread's buffers: queries and output transposed ([head_dim][16]), the scores of every key
-// ([n_keys][16]), a tile of decoded K and V rows, and each row's softmax statistics.
+// ([n_keys][16]; [rows][n_keys] in decode), a tile of decoded K and V rows, and each row's softmax
+// statistics.
 struct Scratch {
   std::vector<float> qt, ot, s, keys, values;
   alignas(64) float limit[kLanes], max[kLanes], inv_sum[kLanes];
