@@ -8,6 +8,7 @@
 
 #include "engine/model/synth.h"
 #include "tests/daemon/daemon_test_util.h"
+#include "tests/support/synth_shape.h"
 
 namespace strata::test {
 namespace {
@@ -18,16 +19,8 @@ class DaemonEviction : public ::testing::Test {
     // f16 KV of 4 layers x 4 KV heads x 32 dims: 2 KiB per token, 512 KiB per 256-token page, so
     // that a session's KV is large beside the vocabulary's share of the file.
     model_dir_ = new std::filesystem::path(temp_dir("eviction-model"));
-    SynthSpec spec;
-    spec.dim = 128;
-    spec.layers = 4;
-    spec.heads = 4;
-    spec.kv_heads = 4;
-    spec.ffn = 256;
-    spec.context = 4096;
-    spec.vocab_from = shared_path("models/vocab/ggml-vocab-llama-spm.gguf");
+    SynthSpec spec = synth_shape(128, 4, 4, 4, 256, 4096);
     spec.seed = 21;
-    spec.threads = 2;
     synthesize_model(spec, *model_dir_ / "syn.gguf");
   }
   static void TearDownTestSuite() { delete model_dir_; }

@@ -17,6 +17,7 @@
 #include "engine/snapshot/sqlite_db.h"
 #include "tests/daemon/daemon_test_util.h"
 #include "tests/support/run_process.h"
+#include "tests/support/synth_shape.h"
 
 namespace strata::test {
 namespace {
@@ -27,16 +28,8 @@ class DaemonSnapshots : public ::testing::Test {
     // Tiny in width and depth so that a 2,000-token prefill takes well under a second, also
     // under the sanitizers.
     model_dir_ = new std::filesystem::path(temp_dir("snapshot-model"));
-    SynthSpec spec;
-    spec.dim = 64;
-    spec.layers = 2;
-    spec.heads = 4;
-    spec.kv_heads = 2;
-    spec.ffn = 128;
-    spec.context = 4096;
-    spec.vocab_from = shared_path("models/vocab/ggml-vocab-llama-spm.gguf");
+    SynthSpec spec = synth_shape(64, 2, 4, 2, 128, 4096);
     spec.seed = 11;
-    spec.threads = 2;
     synthesize_model(spec, *model_dir_ / "syn.gguf");
   }
   static void TearDownTestSuite() { delete model_dir_; }

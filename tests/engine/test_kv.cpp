@@ -19,6 +19,7 @@
 #include "engine/threads/thread_pool.h"
 #include "kernels/cpu/fp16.h"
 #include "tests/support/test_paths.h"
+#include "tests/support/synth_shape.h"
 
 namespace strata {
 namespace {
@@ -220,16 +221,8 @@ TEST_F(AttentionOverKv, PageSizeAndPageOrderDoNotChangeTheResult) {
 class KvMemory : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    SynthSpec s;
-    s.dim = 128;
-    s.layers = 2;
-    s.heads = 2;
-    s.kv_heads = 1;
-    s.ffn = 256;
-    s.context = 32768;
-    s.vocab_from = test::shared_path("models/vocab/ggml-vocab-llama-spm.gguf");
+    SynthSpec s = test::synth_shape(128, 2, 2, 1, 256, 32768);
     s.type = TensorType::Q8_0;
-    s.threads = 2;
     path_ = new std::filesystem::path(test::temp_dir("kvmem") / "m.gguf");
     synthesize_model(s, *path_);
     registry_ = new PluginRegistry(PluginRegistry::load_default());

@@ -18,6 +18,7 @@
 #include "engine/weights/weight_quality.h"
 #include "kernels/cpu/fp16.h"
 #include "tests/support/test_paths.h"
+#include "tests/support/synth_shape.h"
 
 namespace strata {
 namespace {
@@ -110,18 +111,10 @@ const PluginRegistry& plugins() {
 
 const std::filesystem::path& f16_model() {
   static const std::filesystem::path path = [] {
-    SynthSpec s;
-    s.dim = 256;
-    s.layers = 4;
-    s.heads = 4;
-    s.kv_heads = 2;
-    s.ffn = 512;
-    s.context = 256;
-    s.vocab_from = test::shared_path("models/vocab/ggml-vocab-llama-spm.gguf");
+    SynthSpec s = test::synth_shape(256, 4, 4, 2, 512, 256);
     s.type = TensorType::F16;
     s.output_type = TensorType::Q8_0;  // keeps the always-resident globals small
     s.seed = 21;
-    s.threads = 2;
     const auto p = test::temp_dir("q4g") / "model-f16.gguf";
     synthesize_model(s, p);
     return p;

@@ -15,6 +15,7 @@
 #include "engine/threads/thread_pool.h"
 #include "kernels/cpu/kernels.h"
 #include "tests/support/test_paths.h"
+#include "tests/support/synth_shape.h"
 
 namespace strata {
 namespace {
@@ -25,18 +26,10 @@ const PluginRegistry& plugins() {
 }
 
 SynthSpec small_spec(TensorType type) {
-  SynthSpec s;
-  s.dim = 256;
-  s.layers = 2;
-  s.heads = 4;
-  s.kv_heads = 2;
-  s.ffn = 512;
-  s.context = 512;
-  s.vocab_from = test::shared_path("models/vocab/ggml-vocab-llama-spm.gguf");
+  SynthSpec s = test::synth_shape(256, 2, 4, 2, 512, 512);
   s.type = type;
   s.output_type = type;
   s.seed = 7;
-  s.threads = 2;
   return s;
 }
 

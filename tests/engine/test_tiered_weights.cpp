@@ -21,6 +21,7 @@
 #include "engine/weights/tiered_weight_store.h"
 #include "engine/weights/weight_plan.h"
 #include "tests/support/test_paths.h"
+#include "tests/support/synth_shape.h"
 
 namespace strata {
 namespace {
@@ -33,17 +34,9 @@ const PluginRegistry& plugins() {
 // 8 small layers (about 0.8 MiB each in q8_0) under a 32000-token vocabulary.
 const std::filesystem::path& model_path() {
   static const std::filesystem::path path = [] {
-    SynthSpec s;
-    s.dim = 256;
-    s.layers = 8;
-    s.heads = 4;
-    s.kv_heads = 2;
-    s.ffn = 768;
-    s.context = 256;
-    s.vocab_from = test::shared_path("models/vocab/ggml-vocab-llama-spm.gguf");
+    SynthSpec s = test::synth_shape(256, 8, 4, 2, 768, 256);
     s.type = TensorType::Q8_0;
     s.seed = 11;
-    s.threads = 2;
     const auto p = test::temp_dir("tiered") / "model.gguf";
     synthesize_model(s, p);
     return p;

@@ -22,12 +22,6 @@
 
 namespace strata::cpu::detail {
 
-static inline uint32_t load_u32(const void* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
 void q4g_to_float_reference(const uint8_t* src, float* dst, int n, int group);
 
 // e^x for x <= 0 (scores minus their running max), within 2 ulp of std::exp; exactly 0 below -87
@@ -153,7 +147,7 @@ template <class Unpack32>
 static inline void q4g_to_float(const uint8_t* src, float* dst, int n, int group) {
   if (group % 32 != 0) return q4g_to_float_reference(src, dst, n, group);
   for (int g0 = 0; g0 < n; g0 += group, src += 4 + group / 2) {
-    const __m128 lo_scale = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(load_u32(src))));
+    const __m128 lo_scale = _mm_cvtph_ps(_mm_loadu_si32(src));
     const float lo = _mm_cvtss_f32(lo_scale), scale = _mm_cvtss_f32(_mm_movehdup_ps(lo_scale));
     for (int i = 0; i < group; i += 32) Unpack32::run(src + 4 + i / 2, lo, scale, dst + g0 + i);
   }
