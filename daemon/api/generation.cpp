@@ -240,7 +240,9 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
         if (stream) self->st_.ctx.post([self, ev] { self->on_token(ev); });
         return !self->cancelled_.load(std::memory_order_relaxed);
       };
-      auto on_done = [self](const GenerationOutcome& out) { self->st_.ctx.post([self, out] { self->on_done(out); }); };
+      auto on_done = [self](GenerationOutcome out) {
+        self->st_.ctx.post([self, out = std::move(out)] { self->on_done(out); });
+      };
       handle_ = m.scheduler().submit(std::move(req), std::move(on_token), std::move(on_done));
     } catch (...) {
       if (new_session_) st_.ctx.sessions.erase(session_id_);

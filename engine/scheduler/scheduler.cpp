@@ -498,7 +498,7 @@ void Scheduler::Impl::finish(Active& a, FinishReason reason, std::string error) 
   }
   GenerationOutcome outcome;
   outcome.result = std::move(a.result);
-  outcome.sequence = a.seq;
+  outcome.sequence = std::move(a.seq);  // `s` stays valid through outcome; a.done guards every other use
   outcome.error = std::move(error);
   if (a.request.top_probs > 0) {
     outcome.top_k = std::min<int32_t>(a.request.top_probs, decoder.n_vocab());
@@ -512,7 +512,7 @@ void Scheduler::Impl::finish(Active& a, FinishReason reason, std::string error) 
   s.busy_.store(false, std::memory_order_release);
   if (a.on_done) {
     try {
-      a.on_done(outcome);
+      a.on_done(std::move(outcome));
     } catch (...) {
       // Nothing can report it: the request is over.
     }

@@ -146,7 +146,10 @@ class RequestHandle {
 class Scheduler {
  public:
   using OnToken = std::function<bool(const TokenEvent&)>;  // false = cancel
-  using OnDone = std::function<void(const GenerationOutcome&)>;
+  // The outcome is the callback's to keep: the scheduler holds no reference to the sequence once
+  // it is handed over, so a callback that moves it away (and later drops it) frees its KV pages
+  // at once, without racing the scheduler thread.
+  using OnDone = std::function<void(GenerationOutcome)>;
 
   Scheduler(const Model& model, SchedulerOptions options);
   ~Scheduler();  // cancels everything, runs pending on_done callbacks, joins the thread

@@ -71,10 +71,12 @@ struct Recorder {
       return stop_after < 0 || static_cast<int>(tokens.size()) < stop_after;
     };
   }
+  long sequence_refs = 0;  // owners of the outcome's sequence while on_done ran
   Scheduler::OnDone on_done() {
-    return [this](const GenerationOutcome& o) {
+    return [this](GenerationOutcome o) {
       std::lock_guard lock(mu);
-      outcome = o;
+      sequence_refs = o.sequence.use_count();
+      outcome = std::move(o);
       done = true;
       cv.notify_all();
     };
@@ -360,6 +362,24 @@ TEST_F(SchedulerTest, CancellationStopsOneRequestAndOthersFinish) {
   EXPECT_EQ(r2.outcome.result.finish, FinishReason::Stopped);
   ASSERT_EQ(r2.outcome.result.tokens.size(), 3u);
   EXPECT_EQ(r2.outcome.result.tokens, std::vector<int32_t>(ref2.tokens.begin(), ref2.tokens.begin() + 3));
+}
+
+// The daemon drops an evicted session's sequence right after a request on it ends: its pages are
+// only freed if the scheduler kept no reference of its own past handing the outcome over.
+TEST_F(SchedulerTest, OnDoneGetsTheOnlyReferenceToTheSequence) {
+  Scheduler sched(*model_, small_options());
+  Recorder fresh, continued;
+  sched.submit(request(encode("Pages are freed"), 4), fresh.on_token(), fresh.on_done());
+  fresh.wait_done();
+  EXPECT_EQ(fresh.sequence_refs, 1);
+  std::weak_ptr<Sequence> weak = fresh.outcome.sequence;
+  GenerationRequest next = request({}, 4);
+  next.sequence = std::move(fresh.outcome.sequence);
+  sched.submit(std::move(next), continued.on_token(), continued.on_done());
+  continued.wait_done();
+  EXPECT_EQ(continued.sequence_refs, 1);
+  continued.outcome.sequence.reset();
+  EXPECT_TRUE(weak.expired());  // nothing else held it: its KV went with it
 }
 
 TEST_F(SchedulerTest, ContinuingASequenceEqualsOneUninterruptedRun) {
