@@ -26,10 +26,11 @@ struct ModelConfig {
   std::string chat_template{};        // "" = detect from the GGUF's tokenizer.chat_template; else a template name
   std::string kv = "f16";             // KV cache storage: f16, q8_0 or q4g
   int64_t kv_group = 64;              // q4g: elements per quantization group
-  std::string ram_budget{};           // tiered weights: RAM for weights, bytes or "PCT%"; "" = all in RAM (mmapped)
+  std::string ram_budget{};           // tiered weights: RAM for weights, bytes or "PCT%"; "" = all in RAM (see mmap)
   std::string gpu_budget{};           // tiered weights: GPU memory (no GPU tier yet)
   std::string weights = "native";     // "native" or "q4g" (compress f16/bf16/f32 matrices at load)
   std::string weight_tiers = "auto";  // "auto" or shares such as "ram=50,ssd=50"
+  std::string mmap = "auto";          // plain loads: "on" maps the file, "off" copies it to RAM, "auto" chooses
 
   bool operator==(const ModelConfig&) const = default;
 };

@@ -48,6 +48,7 @@ std::string check_budget(const std::string& v) { return check_with([](const std:
 std::string check_weight_tiers(const std::string& v) {
   return check_with([](const std::string& x) { TierShares::parse(x, "weight_tiers"); }, v);
 }
+std::string check_mmap(const std::string& v) { return parse_mmap_mode(v) ? "" : "must be auto, on or off"; }
 std::string check_weights(const std::string& v) { return parse_weight_format(v) ? "" : "must be native or q4g"; }
 
 constexpr int64_t kMaxSeconds = 365LL * 24 * 3600;
@@ -115,7 +116,7 @@ const std::array<KeyDef<Config>, 25> kDaemonKeys{{
     {"daemon", "log_level", "error, warn, info or debug.", &Config::log_level, 0, 0, check_log_level},
 }};
 
-const std::array<KeyDef<ModelConfig>, 10> kModelKeys{{
+const std::array<KeyDef<ModelConfig>, 11> kModelKeys{{
     {"", "path", "The model's GGUF file (required).", &ModelConfig::path, 0, 0, check_not_empty},
     {"", "context", "Context length of the model's sequences; 0: the model's training context.", &ModelConfig::context,
      0, 1LL << 24},
@@ -130,7 +131,7 @@ const std::array<KeyDef<ModelConfig>, 10> kModelKeys{{
      &ModelConfig::kv_group, 2, 4096},
     {"", "ram_budget",
      "Tiered weights: RAM for this model's weights, bytes (\"8GiB\") or \"PCT%\" of the model; layers that do not "
-     "fit are read from SSD for each use. Empty: all weights mapped in RAM. See docs/tiered-weights.md.",
+     "fit are read from SSD for each use. Empty: all weights in RAM (see mmap). See docs/tiered-weights.md.",
      &ModelConfig::ram_budget, 0, 0, check_budget},
     {"", "gpu_budget", "Tiered weights: GPU memory for weights (no GPU tier in this build yet).", &ModelConfig::gpu_budget,
      0, 0, check_budget},
@@ -138,6 +139,11 @@ const std::array<KeyDef<ModelConfig>, 10> kModelKeys{{
      &ModelConfig::weights, 0, 0, check_weights},
     {"", "weight_tiers", "auto (the cost model places layers under ram_budget) or shares like \"ram=50,ssd=50\".",
      &ModelConfig::weight_tiers, 0, 0, check_weight_tiers},
+    {"", "mmap",
+     "Without ram_budget, weight_tiers or q4g: \"on\" serves the weights from the mapped file, \"off\" copies them "
+     "into huge-page RAM (faster decode), \"auto\" copies when huge pages are on and the file is at most half of "
+     "the available memory.",
+     &ModelConfig::mmap, 0, 0, check_mmap},
 }};
 
 const std::array<std::string_view, 5> kTables{"server", "limits", "memory", "snapshots", "daemon"};

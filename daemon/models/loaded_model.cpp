@@ -24,6 +24,7 @@ std::shared_ptr<LoadedModel> LoadedModel::load(const std::string& name, const Mo
     weights.format = parse_weight_format(config.weights).value_or(WeightFormat::Native);
     weights.shares = TierShares::parse(config.weight_tiers, "models." + name + ".weight_tiers");
     weights.probe_threads = static_cast<int>(config.threads);
+    weights.mmap = parse_mmap_mode(config.mmap).value_or(MmapMode::Auto);
     m->model_ = Model::load(config.path, *m->plugins_, weights);
   } catch (const Error& e) {
     // A file that cannot be opened at all is a model-file problem too.

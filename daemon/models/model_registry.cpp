@@ -253,8 +253,8 @@ void ModelRegistry::finish_load(const std::shared_ptr<ModelEntry>& e, std::share
     e->touch();
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.2f", secs);
-    log_.info("model " + e->name + " loaded in " + buf + " s: weights " + mib(e->loaded->weights_bytes()) +
-              ", context " + std::to_string(e->loaded->context()));
+    log_.info("model " + e->name + " loaded in " + buf + " s: weights " + mib(e->loaded->weights_bytes()) + " " +
+              e->loaded->model().weight_residency() + ", context " + std::to_string(e->loaded->context()));
   }
   for (auto& w : waiters) {
     if (e->loaded) {

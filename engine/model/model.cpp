@@ -7,6 +7,7 @@
 #include "engine/plugin/metadata_bridge.h"
 #include "engine/plugin/plugin_registry.h"
 #include "engine/weights/weight_plan.h"
+#include "engine/weights/weight_residency.h"
 #include "kernels/cpu/kernels.h"
 
 namespace strata {
@@ -141,10 +142,17 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& path, const Plug
   for (const auto& L : w.layers)
     for (const TensorRef* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) check_rows(*t);
 
-  if (weight_options.tiered())
+  if (weight_options.tiered()) {
     m->store_ = open_tiered_store(file, m->weights_, weight_options);
-  else
-    m->store_ = std::make_unique<MappedWeightStore>(file.file_size());
+    m->weight_residency_ = "tiered";
+  } else {
+    const HostMemory host = read_host_memory();
+    m->weight_residency_ = weight_residency_reason(weight_options.mmap, file.file_size(), host);
+    if (copy_weights_at_load(weight_options.mmap, file.file_size(), host))
+      m->store_ = open_ram_copy(file, m->weights_);
+    else
+      m->store_ = std::make_unique<MappedWeightStore>(file.file_size());
+  }
   m->tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::create(plugins, file));
   if (m->tokenizer_->n_vocab() > int32_t(d.n_vocab))
     throw ModelFileError(file.path(), "tokenizer", kNoOffset,

@@ -41,7 +41,8 @@ class Model {
   // Error(Plugin) when no plugin handles it.
   static std::unique_ptr<Model> load(const std::filesystem::path& path, const PluginRegistry& plugins);
   // The same, with the weights in a tiered store (RAM / SSD, see docs/tiered-weights.md) when
-  // `weights.tiered()`; Error(OutOfMemory) when the budgets cannot hold the placement.
+  // `weights.tiered()`; Error(OutOfMemory) when the budgets cannot hold the placement. A plain
+  // load maps the file or copies it into RAM as `weights.mmap` says (weight_residency.h).
   static std::unique_ptr<Model> load(const std::filesystem::path& path, const PluginRegistry& plugins,
                                      const WeightOptions& weights);
 
@@ -49,6 +50,9 @@ class Model {
   const strata_model_desc& desc() const { return desc_; }
   const ModelWeights& weights() const { return weights_; }
   WeightStore& weight_store() const { return *store_; }
+  // Where the weights live and why, for logs: "mapped from the file (...)", "copied into RAM
+  // (...)" or "tiered".
+  const std::string& weight_residency() const { return weight_residency_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
 
   // Model name for display: general.name, else the file name.
@@ -63,6 +67,7 @@ class Model {
   strata_model_desc desc_{};
   ModelWeights weights_;
   std::unique_ptr<WeightStore> store_;
+  std::string weight_residency_;
   std::unique_ptr<Tokenizer> tokenizer_;
 };
 

@@ -48,6 +48,7 @@ struct WeightStoreStats {
   double stall_seconds = 0;     // decoder time spent waiting for a layer's read
   int prefetch_depth = 0;       // layers read ahead of the one computed
   bool direct_io = true;        // false: buffered reads + POSIX_FADV_DONTNEED (no O_DIRECT here)
+  bool mapped = false;          // served from the file's mapping (page cache), not our buffers
 
   double ssd_bytes_per_step() const { return steps ? double(ssd_bytes_read) / double(steps) : 0.0; }
   // Of the I/O time, the share that overlapped compute (1 when nothing was read).
@@ -81,6 +82,12 @@ class MappedWeightStore final : public WeightStore {
   void begin_layer(int) override {}
   void end_layer(int) override {}
   uint64_t resident_bytes() const override { return mapped_bytes_; }
+  WeightStoreStats stats() const override {
+    WeightStoreStats s;
+    s.ram_bytes = mapped_bytes_;
+    s.mapped = true;
+    return s;
+  }
 
  private:
   uint64_t mapped_bytes_;

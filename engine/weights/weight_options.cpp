@@ -17,6 +17,22 @@ std::optional<WeightFormat> parse_weight_format(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view mmap_mode_name(MmapMode m) {
+  switch (m) {
+    case MmapMode::On: return "on";
+    case MmapMode::Off: return "off";
+    case MmapMode::Auto: break;
+  }
+  return "auto";
+}
+
+std::optional<MmapMode> parse_mmap_mode(std::string_view name) {
+  if (name == "auto" || name.empty()) return MmapMode::Auto;
+  if (name == "on") return MmapMode::On;
+  if (name == "off") return MmapMode::Off;
+  return std::nullopt;
+}
+
 std::optional<TierShares> TierShares::parse(std::string_view text, std::string_view what) {
   if (text == "auto" || text.empty()) return std::nullopt;
   auto bad = [&](const std::string& why) {

@@ -86,4 +86,10 @@ std::unique_ptr<WeightStore> open_tiered_store(const gguf::GgufFile& file, Model
   return std::make_unique<TieredWeightStore>(file, weights, setup);
 }
 
+std::unique_ptr<WeightStore> open_ram_copy(const gguf::GgufFile& file, ModelWeights& weights) {
+  TieredStoreSetup setup;
+  setup.placement = place_by_shares(weight_sizes(file, weights), TierShares{0, 100, 0}, 0, UINT64_MAX);
+  return std::make_unique<TieredWeightStore>(file, weights, setup);
+}
+
 }  // namespace strata

@@ -37,4 +37,8 @@ WeightPlan plan_weights(const gguf::GgufFile& file, const ModelWeights& weights,
 std::unique_ptr<WeightStore> open_tiered_store(const gguf::GgufFile& file, ModelWeights& weights,
                                                const WeightOptions& options);
 
+// Every layer and the globals copied into RAM-tier buffers (huge pages), with no probe and no
+// budget: what a plain load does when it does not map the file (weight_residency.h).
+std::unique_ptr<WeightStore> open_ram_copy(const gguf::GgufFile& file, ModelWeights& weights);
+
 }  // namespace strata

@@ -24,7 +24,8 @@ inline boost::json::object weight_stats_json(const WeightStoreStats& s) {
           {"prefetch_stall_seconds", s.stall_seconds},
           {"hidden_io_share", s.hidden_io_share()},
           {"prefetch_depth", s.prefetch_depth},
-          {"direct_io", s.direct_io}};
+          {"direct_io", s.direct_io},
+          {"mapped", s.mapped}};
 }
 
 }  // namespace strata

@@ -4,16 +4,21 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
-#include <memory>
 #include <vector>
 
 #include "engine/threads/thread_pool.h"
+#include "engine/weights/aligned_buffer.h"
+#include "engine/weights/memory_ledger.h"
 
 namespace strata {
 
 BandwidthResult measure_read_bandwidth(ThreadPool& pool, uint64_t bytes, int passes) {
   const uint64_t words = bytes / 64 * 8;
-  std::unique_ptr<uint64_t[]> buf(new uint64_t[words]);
+  // In huge pages where the host has them, as the weights copied at load are (AlignedBuffer):
+  // from 4 KiB pages the probe would measure TLB misses too and understate the roofline.
+  MemoryLedger ledger("bandwidth probe", UINT64_MAX);
+  AlignedBuffer storage(words * 8, ledger);
+  auto* buf = reinterpret_cast<uint64_t*>(storage.data());
   // Written by the threads that read it later, so the pages sit where those threads run.
   pool.run([&](int ith, int nth) {
     const uint64_t b = words * ith / nth, e = words * (ith + 1) / nth;

@@ -1,6 +1,7 @@
 // Memory-bandwidth probe for `strata bench --bandwidth`: how fast the given threads can stream a
 // buffer far larger than the last-level cache, which bounds decode speed (every generated token
-// reads all the weights once).
+// reads all the weights once). The buffer is in transparent huge pages where the host has them,
+// like the weights a plain load copies into RAM.
 #pragma once
 
 #include <cstdint>

@@ -151,6 +151,7 @@ void run_bench(const BenchOptions& o) {
   const double tg_steps = double(tg_after.steps - tg_before.steps);
   const double tg_io = tg_after.io_seconds - tg_before.io_seconds, tg_stall = tg_after.stall_seconds - tg_before.stall_seconds;
   boost::json::object tier_json = weight_stats_json(model.weight_store().stats());
+  tier_json["residency"] = model.weight_residency();
   if (tg_steps > 0) {
     tier_json["tg_ssd_bytes_per_token"] = double(tg_after.ssd_bytes_read - tg_before.ssd_bytes_read) / tg_steps;
     tier_json["tg_stall_s_per_token"] = tg_stall / tg_steps;
@@ -187,6 +188,7 @@ void run_bench(const BenchOptions& o) {
   std::printf("model %s, %d threads, %s, kernels %s\n", model.name().c_str(), threads, cpu.c_str(),
               std::string(cpu::kernel_level_name()).c_str());
   std::printf("cpu features: %s (%u logical cpus)\n", cpu_features_text().c_str(), std::thread::hardware_concurrency());
+  std::printf("weights %s\n", model.weight_residency().c_str());
   if (o.bandwidth)
     std::printf("memory read bandwidth %.2f GB/s (%d threads, %.0f MiB buffer); weights read per token %.1f MiB; "
                 "decode roofline %.2f tokens/s\n",

@@ -15,6 +15,10 @@ void add_weight_flags(CLI::App* sub, WeightFlags& f) {
   sub->add_option("--weight-tiers", f.tiers, "auto (cost model) or shares like ram=50,ssd=50 (gpu,ram,ssd %)")
       ->capture_default_str();
   sub->add_option("--staging", f.staging, "SSD staging buffers (prefetch depth + 1); 0: the cost model chooses");
+  sub->add_option("--mmap", f.mmap,
+                  "Plain loads: on maps the file, off copies the weights into huge-page RAM, auto copies when "
+                  "huge pages are on and the file is at most half of the available memory")
+      ->capture_default_str();
 }
 
 WeightOptions to_weight_options(const WeightFlags& f, int threads) {
@@ -28,11 +32,18 @@ WeightOptions to_weight_options(const WeightFlags& f, int threads) {
   if (f.staging < 0) throw Error(ErrorKind::InvalidArgument, "--staging must be >= 0");
   o.staging_slots = f.staging;
   o.probe_threads = threads;
+  const auto mmap = parse_mmap_mode(f.mmap);
+  if (!mmap) throw Error(ErrorKind::InvalidArgument, "--mmap: '" + f.mmap + "' is not auto, on or off");
+  o.mmap = *mmap;
   return o;
 }
 
 void print_weight_stats(const WeightStoreStats& s) {
   const double mib = 1024.0 * 1024.0;
+  if (s.mapped) {
+    std::fprintf(stderr, "weights: %.1f MiB mapped from the file\n", s.ram_bytes / mib);
+    return;
+  }
   std::fprintf(stderr, "weights: ram %.1f MiB, ssd %.1f MiB, staging %.1f MiB (peak %.1f MiB of budget %s)\n",
                s.ram_bytes / mib, s.ssd_bytes / mib, s.staging_bytes / mib, s.ram_peak_bytes / mib,
                s.ram_budget ? (std::to_string(s.ram_budget / (1024 * 1024)) + " MiB").c_str() : "none");

@@ -1,5 +1,5 @@
 // The weight-placement options the offline commands share (generate, bench, plan, eval-weights):
-// --ram-budget, --gpu-budget, --weights, --weight-tiers, --staging; and how a store's tier
+// --ram-budget, --gpu-budget, --weights, --weight-tiers, --staging, --mmap; and how a store's tier
 // statistics are printed.
 #pragma once
 
@@ -17,6 +17,7 @@ struct WeightFlags {
   std::string weights = "native";
   std::string tiers = "auto";
   int staging = 0;
+  std::string mmap = "auto";
 };
 
 void add_weight_flags(CLI::App* sub, WeightFlags& f);

@@ -89,6 +89,12 @@ TEST(DaemonConfig, TieredWeightKeys) {
   EXPECT_NE(error_of("[models.big]\npath = \"/m\"\nweights = \"q2\"\n").find("must be native or q4g"), std::string::npos);
   EXPECT_NE(error_of("[models.big]\npath = \"/m\"\nweight_tiers = \"ram=60,ssd=60\"\n").find("sum to 100"),
             std::string::npos);
+  EXPECT_EQ(c.models.at("big").mmap, "auto");
+  EXPECT_EQ(parse_config("[models.big]\npath = \"/m\"\nmmap = \"off\"\n", "test.toml", Config{}).models.at("big").mmap,
+            "off");
+  const std::string bad_mmap = error_of("[models.big]\npath = \"/m\"\nmmap = \"yes\"\n");
+  EXPECT_NE(bad_mmap.find("'models.big.mmap'"), std::string::npos) << bad_mmap;
+  EXPECT_NE(bad_mmap.find("must be auto, on or off"), std::string::npos) << bad_mmap;
 }
 
 TEST(DaemonConfig, PrintReadsBackToTheSameConfig) {

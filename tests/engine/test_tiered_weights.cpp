@@ -20,6 +20,7 @@
 #include "engine/threads/thread_pool.h"
 #include "engine/weights/tiered_weight_store.h"
 #include "engine/weights/weight_plan.h"
+#include "engine/weights/weight_residency.h"
 #include "tests/support/test_paths.h"
 #include "tests/support/synth_shape.h"
 
@@ -62,8 +63,14 @@ std::vector<int32_t> greedy(const Model& model, int n) {
   return out;
 }
 
+WeightOptions plain(MmapMode mode) {
+  WeightOptions o;
+  o.mmap = mode;
+  return o;
+}
+
 const std::vector<int32_t>& reference_tokens() {
-  static const std::vector<int32_t> ref = greedy(*Model::load(model_path(), plugins()), 12);
+  static const std::vector<int32_t> ref = greedy(*Model::load(model_path(), plugins(), plain(MmapMode::On)), 12);
   return ref;
 }
 
@@ -109,6 +116,35 @@ TEST(TieredWeights, ExplicitTierMixesMatchTheMappedModel) {
     o.staging_slots = c.staging;
     expect_identical(o, c.ssd);
   }
+}
+
+// A plain load (no tiers, budgets or q4g) maps the file or copies the tensors into our own
+// buffers, as asked; both generate the mapped model's tokens.
+TEST(TieredWeights, PlainLoadsMapOrCopyAsAskedAndGenerateTheSameTokens) {
+  auto in_mapping = [](const Model& m, const TensorRef& t) { return t.data == m.file().require_tensor(t.name).data; };
+  auto mapped = Model::load(model_path(), plugins(), plain(MmapMode::On));
+  EXPECT_TRUE(mapped->weight_store().stats().mapped);
+  EXPECT_TRUE(in_mapping(*mapped, mapped->weights().layers[3].ffn_down));
+  EXPECT_TRUE(in_mapping(*mapped, mapped->weights().output));
+  EXPECT_EQ(mapped->weight_store().resident_bytes(), std::filesystem::file_size(model_path()));
+  EXPECT_EQ(mapped->weight_residency().rfind("mapped", 0), 0u) << mapped->weight_residency();
+
+  auto copied = Model::load(model_path(), plugins(), plain(MmapMode::Off));
+  const WeightStoreStats s = copied->weight_store().stats();
+  EXPECT_FALSE(s.mapped);
+  EXPECT_EQ(s.ssd_bytes, 0u);
+  EXPECT_GE(s.ram_bytes, layer_total(sizes()));
+  for (const auto& L : copied->weights().layers) EXPECT_FALSE(in_mapping(*copied, L.wq));
+  EXPECT_FALSE(in_mapping(*copied, copied->weights().output));
+  EXPECT_FALSE(in_mapping(*copied, copied->weights().token_embd));
+  EXPECT_EQ(copied->weight_residency().rfind("copied into RAM (mmap = off)", 0), 0u) << copied->weight_residency();
+  EXPECT_EQ(greedy(*copied, 12), reference_tokens());
+
+  // What auto chose on this host is one of the two, and said so.
+  auto chosen = Model::load(model_path(), plugins());
+  const bool copy = copy_weights_at_load(MmapMode::Auto, std::filesystem::file_size(model_path()), read_host_memory());
+  EXPECT_EQ(chosen->weight_store().stats().mapped, !copy);
+  EXPECT_EQ(greedy(*chosen, 12), reference_tokens());
 }
 
 TEST(TieredWeights, BudgetsAtHalfAndQuarterOfTheLayersMatchAndHold) {

@@ -12,6 +12,7 @@
 #include "engine/weights/direct_reader.h"
 #include "engine/weights/placement.h"
 #include "engine/weights/weight_options.h"
+#include "engine/weights/weight_residency.h"
 #include "tests/support/test_paths.h"
 
 namespace strata {
@@ -39,6 +40,36 @@ TEST(TierShares, ParsesNamedAndPositionalShares) {
   EXPECT_EQ(s->gpu, 10);
   for (const char* bad : {"ram=50", "ram=50,disk=50", "50,50", "ram=50,60,ssd=-10"})
     EXPECT_THROW(TierShares::parse(bad, "--weight-tiers"), Error) << bad;
+}
+
+TEST(WeightResidency, MmapModesParseAndName) {
+  for (MmapMode m : {MmapMode::Auto, MmapMode::On, MmapMode::Off}) EXPECT_EQ(parse_mmap_mode(mmap_mode_name(m)), m);
+  EXPECT_EQ(parse_mmap_mode(""), MmapMode::Auto);
+  for (const char* bad : {"yes", "1", "ON", "mapped"}) EXPECT_FALSE(parse_mmap_mode(bad)) << bad;
+}
+
+TEST(WeightResidency, AutoCopiesOnlyWithHugePagesAndMostMemoryLeftFree) {
+  const uint64_t gib = uint64_t{1} << 30;
+  const HostMemory roomy{20 * gib, true}, no_thp{20 * gib, false}, tight{3 * gib, true}, unknown{0, true};
+  EXPECT_TRUE(copy_weights_at_load(MmapMode::Auto, gib, roomy));
+  EXPECT_TRUE(copy_weights_at_load(MmapMode::Auto, 10 * gib, roomy));   // exactly half
+  EXPECT_FALSE(copy_weights_at_load(MmapMode::Auto, 10 * gib + 1, roomy));
+  EXPECT_FALSE(copy_weights_at_load(MmapMode::Auto, gib, no_thp));
+  EXPECT_FALSE(copy_weights_at_load(MmapMode::Auto, 2 * gib, tight));
+  EXPECT_FALSE(copy_weights_at_load(MmapMode::Auto, gib, unknown));
+  // An explicit mode is obeyed whatever the host.
+  for (const HostMemory& h : {roomy, no_thp, tight, unknown}) {
+    EXPECT_FALSE(copy_weights_at_load(MmapMode::On, gib, h));
+    EXPECT_TRUE(copy_weights_at_load(MmapMode::Off, 40 * gib, h));
+  }
+  EXPECT_NE(weight_residency_reason(MmapMode::Auto, gib, no_thp).find("huge pages are off"), std::string::npos);
+  EXPECT_EQ(weight_residency_reason(MmapMode::Auto, 10 * gib + 1, roomy).rfind("mapped", 0), 0u);
+  EXPECT_EQ(weight_residency_reason(MmapMode::Off, gib, tight).rfind("copied", 0), 0u);
+}
+
+TEST(WeightResidency, ReadsThisHostsAvailableMemory) {
+  const HostMemory h = read_host_memory();
+  EXPECT_GT(h.available_bytes, uint64_t{64} << 20);  // this process runs: there is some
 }
 
 TEST(Placement, SpreadsSsdLayersEvenly) {
