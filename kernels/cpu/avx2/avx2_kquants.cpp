@@ -11,6 +11,7 @@
 #include "kernels/cpu/fp16.h"
 #include "kernels/cpu/kernel_table.h"
 #include "kernels/cpu/quant_blocks.h"
+#include "kernels/cpu/row_prefetch.h"
 
 namespace strata::cpu::detail {
 namespace {
@@ -76,8 +77,7 @@ float q4_k_vec_dot(int64_t n, const void* w, const void* x) {
 
 // Decode (vec_dot_rows): four Q4_K rows against one activation row. The activation's 256 values
 // are loaded once per super-block for the four rows; while they are multiplied, the same bytes of
-// the next four rows are prefetched (4 * stride ahead: rows are short, and the hardware
-// prefetcher stops at every 4 KiB page). Per row the arithmetic is q4_k_vec_dot's.
+// later rows are prefetched (row_prefetch.h). Per row the arithmetic is q4_k_vec_dot's.
 constexpr int kRows = 4;
 
 struct ActQ4K {
@@ -111,6 +111,7 @@ void q4_k_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x,
   assert(n % kQK_K == 0);
   const auto* y = static_cast<const BlockQ8_K*>(x);
   const auto* base = static_cast<const uint8_t*>(w);
+  const RowPrefetch prefetch(stride, kRows);
   int64_t r0 = 0;
   for (; r0 + kRows <= rows; r0 += kRows) {
     const BlockQ4_K* a[kRows];
@@ -122,8 +123,7 @@ void q4_k_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x,
     for (int64_t i = 0; i < n / kQK_K; ++i) {
       const ActQ4K act(y[i]);
       for (int r = 0; r < kRows; ++r) {
-        for (size_t off = 0; off < sizeof(BlockQ4_K); off += 64)
-          _mm_prefetch(reinterpret_cast<const char*>(a[r] + i) + kRows * stride + off, _MM_HINT_T0);
+        prefetch(a[r] + i, sizeof(BlockQ4_K));
         q4_k_block_decode(a[r][i], y[i].d, act, acc[r], acc_m[r]);
       }
     }

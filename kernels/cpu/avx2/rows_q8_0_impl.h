@@ -10,13 +10,13 @@
 //   per activation block for the four rows (kOffset 0: signed weights, a Dot with the sign trick);
 // - the fp16 scales of eight blocks are gathered and converted at once, multiplied by the eight
 //   activation scales, and each block takes its lane with one permute;
-// - while four rows are multiplied, the same bytes of the next four are prefetched (4 * stride
-//   ahead): rows are a few KiB, and the hardware prefetcher stops at every 4 KiB page.
+// - while four rows are multiplied, the same bytes of later rows are prefetched (row_prefetch.h).
 // Results equal the reference up to float summation order (tests/kernels/test_vec_dot_rows.cpp).
 #pragma once
 
 #include "kernels/cpu/avx2/avx2_util.h"
 #include "kernels/cpu/quant_blocks.h"
+#include "kernels/cpu/row_prefetch.h"
 
 namespace strata::cpu::detail {
 
@@ -56,6 +56,7 @@ static inline void rows_with_q8_0(int64_t n, const void* w, uint64_t stride, con
   constexpr int kRows = kDecodeRows;
   const int64_t nb = n / 32;
   const auto* y = static_cast<const BlockQ8_0*>(x);
+  const RowPrefetch prefetch(stride, kRows);
   int64_t r0 = 0;
   for (; r0 + kRows <= rows; r0 += kRows) {
     const Block* a[kRows];
@@ -69,8 +70,7 @@ static inline void rows_with_q8_0(int64_t n, const void* w, uint64_t stride, con
       __m256 scale[kRows];
       for (int r = 0; r < kRows; ++r) {
         scale[r] = _mm256_mul_ps(gather_scales8(a[r] + b0), dy);
-        for (size_t off = 0; off < 8 * sizeof(Block); off += 64)
-          _mm_prefetch(reinterpret_cast<const char*>(a[r] + b0) + kRows * stride + off, _MM_HINT_T0);
+        prefetch(a[r] + b0, 8 * sizeof(Block));
       }
       for (int j = 0; j < 8; ++j) {
         const __m256i xq = rows_load256(y[b0 + j].qs);

@@ -12,6 +12,7 @@
 #include "kernels/cpu/fp16.h"
 #include "kernels/cpu/kernel_table.h"
 #include "kernels/cpu/quant_blocks.h"
+#include "kernels/cpu/row_prefetch.h"
 
 namespace strata::cpu::detail {
 namespace {
@@ -91,9 +92,8 @@ float dot_kquant_with_mins(int64_t n, const Block* a, const BlockQ8_K* y, Values
 }
 
 // Decode: kRows weight rows against one activation row (TypeKernels::vec_dot_rows), sharing the
-// activation loads; while four rows are multiplied, the same bytes of the next four are
-// prefetched (kRows * stride ahead: the rows are short, and the hardware prefetcher stops at every
-// 4 KiB page). Rows left over at the end go through `one_row`.
+// activation loads; while four rows are multiplied, the same bytes of later rows are prefetched
+// (row_prefetch.h). Rows left over at the end go through `one_row`.
 constexpr int kRows = 4;
 
 template <typename Block, typename Act, typename Step, typename OneRow>
@@ -101,6 +101,7 @@ void kquant_rows(int64_t n, const void* w, uint64_t stride, const void* x, float
                  OneRow one_row) {
   const auto* y = static_cast<const BlockQ8_K*>(x);
   const auto* base = static_cast<const uint8_t*>(w);
+  const RowPrefetch prefetch(stride, kRows);
   int64_t r0 = 0;
   for (; r0 + kRows <= rows; r0 += kRows) {
     const Block* a[kRows];
@@ -114,8 +115,7 @@ void kquant_rows(int64_t n, const void* w, uint64_t stride, const void* x, float
     for (int64_t i = 0; i < n / kQK_K; ++i) {
       const Act yq(y[i]);
       for (int r = 0; r < kRows; ++r) {
-        for (size_t off = 0; off < sizeof(Block); off += 64)
-          _mm_prefetch(reinterpret_cast<const char*>(a[r] + i) + kRows * stride + off, _MM_HINT_T0);
+        prefetch(a[r] + i, sizeof(Block));
         step(a[r][i], y[i], yq, acc[r], acc_m[r]);
       }
     }
@@ -219,6 +219,7 @@ void q4_k_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x,
   static_assert(kRows == 4, "q4_k_mins4 takes four rows");
   const auto* y = static_cast<const BlockQ8_K*>(x);
   const auto* base = static_cast<const uint8_t*>(w);
+  const RowPrefetch prefetch(stride, kRows);
   int64_t r0 = 0;
   for (; r0 + kRows <= rows; r0 += kRows) {
     const BlockQ4_K* a[kRows];
@@ -238,8 +239,7 @@ void q4_k_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x,
       __m128i sc_m[kRows];
       __m128 dd[kRows];
       for (int r = 0; r < kRows; ++r) {
-        for (size_t off = 0; off < sizeof(BlockQ4_K); off += 64)
-          _mm_prefetch(reinterpret_cast<const char*>(a[r] + i) + kRows * stride + off, _MM_HINT_T0);
+        prefetch(a[r] + i, sizeof(BlockQ4_K));
         sc_m[r] = q4_k_block_decode(a[r][i], y[i], yq, acc[r], dd[r]);
       }
       q4_k_mins4(sc_m, dd, pair_sums, acc_m);

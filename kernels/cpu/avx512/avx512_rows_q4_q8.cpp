@@ -36,6 +36,7 @@ void q4_0_rows_paired(int64_t nb, const BlockQ4_0* const* a, const BlockQ8_0* y,
   // Words 0, 9, 18, ..., 63 of the first 128 bytes of eight blocks: their scales (18 bytes apart).
   const __m512i scale_words = _mm512_setr_epi32(0x00090000, 0x001B0012, 0x002D0024, 0x003F0036, 0, 0, 0, 0, 0, 0,
                                                 0, 0, 0, 0, 0, 0);
+  const RowPrefetch prefetch(stride, kRows);
   __m512 acc[kRows];
   for (auto& v : acc) v = _mm512_setzero_ps();
   for (int64_t b0 = 0; b0 < nb; b0 += 8) {
@@ -45,8 +46,7 @@ void q4_0_rows_paired(int64_t nb, const BlockQ4_0* const* a, const BlockQ8_0* y,
       const uint8_t* g = reinterpret_cast<const uint8_t*>(a[r] + b0);
       const __m512i words = _mm512_permutex2var_epi16(_mm512_loadu_si512(g), scale_words, _mm512_loadu_si512(g + 64));
       scale[r] = _mm512_castps256_ps512(_mm256_mul_ps(_mm256_cvtph_ps(_mm512_castsi512_si128(words)), dy));
-      for (size_t off = 0; off < 8 * sizeof(BlockQ4_0); off += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(g) + kRows * stride + off, _MM_HINT_T0);
+      prefetch(g, 8 * sizeof(BlockQ4_0));
     }
     for (int j = 0; j < 8; j += 2) {
       const int64_t b = b0 + j;
