@@ -1,7 +1,9 @@
 // y = W x for a batch of activation rows, on the thread pool.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "engine/model/weight_store.h"
@@ -25,6 +27,8 @@ class MatMul {
   // Bytes held for converted activations and packed weight panels.
   uint64_t scratch_bytes() const;
 
+  // Decode: rows a thread takes from a share at a time (run_decode_rows), in bytes.
+  static constexpr uint64_t kDecodeChunkBytes = 64 * 1024;
   // Below this many tokens, packing a panel costs more than the tile saves.
   static constexpr int64_t kGemmMinTokens = 4;
   // Panels (8 rows each) a thread packs and keeps at a time in the GEMM.
@@ -36,12 +40,21 @@ class MatMul {
   static uint64_t gemm_panel_bytes_per_thread(const TensorRef& w, int threads);
 
  private:
+  using VecDotRows = void (*)(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows);
   void run_vec_dot(const TensorRef& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
+  void run_decode_rows(VecDotRows vec_dot_rows, const TensorRef& w, const uint8_t* xq, float* y, ThreadPool& pool);
   void run_gemm(const cpu::GemmKernels& g, const TensorRef& w, const float* x, int64_t n_tokens, float* y,
                 ThreadPool& pool);
 
   std::vector<uint8_t> xq_;                   // converted activations, reused across calls
   std::vector<std::vector<uint8_t>> panels_;  // per pool thread: packed weight panels
+  // Decode: per pool thread, the next row of its share and the share's end (run_decode_rows).
+  struct alignas(64) Share {
+    std::atomic<int64_t> next{0};
+    int64_t end = 0;
+  };
+  std::unique_ptr<Share[]> shares_;
+  int n_shares_ = 0;
 };
 
 }  // namespace strata
