@@ -30,5 +30,6 @@ void add_avx512_float(KernelTable& t, bool bf16);
 void add_avx512_q4_q5_q8(KernelTable& t);
 void add_avx512_kquants(KernelTable& t);
 void add_avx512_rows_q4_q8(KernelTable& t);  // vec_dot_rows of Q4_0, Q8_0
+void add_avx512_rows_q4_0(KernelTable& t);   // vec_dot_rows of Q4_0 (called by the above)
 
 }  // namespace strata::cpu::detail

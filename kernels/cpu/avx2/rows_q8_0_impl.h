@@ -37,6 +37,13 @@ static inline __m256 gather_scales8(const Block* b) {
   return _mm256_cvtph_ps(_mm256_castsi256_si128(packed));
 }
 
+#ifdef __AVX512VNNI__
+// The Dot of the AVX-512 files: one vpdpbusd.
+struct DotVnni {
+  static __m256i add(__m256i sum, __m256i w, __m256i x) { return _mm256_dpbusd_epi32(sum, w, x); }
+};
+#endif
+
 // -offset * (sum of each group of four activation bytes): the start that turns dot(q + offset, x)
 // into dot(q, x).
 template <class Dot, int kOffset>
