@@ -19,31 +19,11 @@
 #include <cstring>
 
 #include "kernels/cpu/attention/attention_tile.h"
+#include "kernels/cpu/vec_exp.h"
 
 namespace strata::cpu::detail {
 
 void q4g_to_float_reference(const uint8_t* src, float* dst, int n, int group);
-
-// e^x for x <= 0 (scores minus their running max), within 2 ulp of std::exp; exactly 0 below -87
-// (where e^x leaves the normal floats) and for -inf (masked keys). e^x = 2^n * e^r with
-// n = round(x / ln 2) and |r| <= ln 2 / 2, ln 2 split in two so that n * ln2_hi is exact; e^r by
-// its Taylor series to degree 7 (the next term is below 5e-9 relative).
-template <class L>
-static inline typename L::V exp_nonpositive(typename L::V x) {
-  using V = typename L::V;
-  const V n = L::round_nearest(L::mul(x, L::set1(1.44269504088896341f)));
-  V r = L::fmadd(n, L::set1(-0.693359375f), x);
-  r = L::fmadd(n, L::set1(2.12194440e-4f), r);
-  V p = L::set1(1.0f / 5040);
-  p = L::fmadd(p, r, L::set1(1.0f / 720));
-  p = L::fmadd(p, r, L::set1(1.0f / 120));
-  p = L::fmadd(p, r, L::set1(1.0f / 24));
-  p = L::fmadd(p, r, L::set1(1.0f / 6));
-  p = L::fmadd(p, r, L::set1(0.5f));
-  p = L::fmadd(p, r, L::set1(1.0f));
-  p = L::fmadd(p, r, L::set1(1.0f));
-  return L::select_le(L::set1(-87.0f), x, L::ldexp(p, n), L::zero());
-}
 
 // KB keys at a time: KB accumulators of 16 rows; each step loads one row of qt and broadcasts
 // one element of each of the KB keys.

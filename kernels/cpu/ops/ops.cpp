@@ -2,7 +2,20 @@
 
 #include <cmath>
 
+#include "kernels/cpu/kernels.h"
+#include "kernels/cpu/ops/ops_isa.h"
+
 namespace strata::cpu {
+namespace detail {
+
+void silu_mul_scalar(float* gate, const float* up, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+}  // namespace detail
 
 void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps) {
   // Accumulate in double: over thousands of elements a float sum loses digits that matter
@@ -42,10 +55,11 @@ void rope(float* x, int n_heads, int head_dim, int rope_dim, const float* cos, c
 }
 
 void silu_mul(float* gate, const float* up, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
+#ifdef STRATA_KERNELS_X86
+  static const bool avx2 = cpu_features().avx2 && cpu_features().fma;
+  if (avx2) return detail::silu_mul_avx2(gate, up, n);
+#endif
+  detail::silu_mul_scalar(gate, up, n);
 }
 
 void gelu_mul(float* gate, const float* up, int64_t n) {

@@ -1,4 +1,5 @@
-// Element-wise and per-row operations of a transformer layer, scalar and readable.
+// Element-wise and per-row operations of a transformer layer, scalar and readable (silu_mul also
+// has an AVX2 variant, chosen at run time: ops_isa.h).
 // Shapes are given in elements; every function works on one row (or one token) at a time so
 // the caller decides how to parallelize.
 #pragma once
