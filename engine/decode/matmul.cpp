@@ -160,14 +160,14 @@ void MatMul::run_vec_dot(const TensorRef& w, const float* x, int64_t n_tokens, f
   const auto& kernels = cpu::kernels_for(w.type);
   const auto vec_dot = kernels.vec_dot;
   const auto vec_dot_rows = kernels.vec_dot_rows;
+  if (n_tokens == 1 && vec_dot_rows != nullptr) return run_decode_rows(vec_dot_rows, w, xq, y, pool);
   const uint64_t w_row_bytes = w.row_bytes();
   // Rows are handed out in chunks: large enough to amortize dispatch, small enough to balance.
   const int64_t grain = std::max<int64_t>(1, std::min<int64_t>(64, n_out / (pool.size() * 8)));
   // With several tokens, tokens are taken in blocks so that a block of activation rows stays in
   // cache while every weight row of the chunk passes over it. Where the CPU level has a
-  // multi-row kernel (decode's matrix-vector product), a chunk's rows go to it in one call.
+  // multi-row kernel, a chunk's rows go to it in one call per token.
   constexpr int64_t kTokenBlock = 32;
-  if (n_tokens == 1 && vec_dot_rows != nullptr) return run_decode_rows(vec_dot_rows, w, xq, y, pool);
   pool.parallel_for(n_out, grain, [&](int64_t begin, int64_t end) {
     for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
       const int64_t t1 = std::min(n_tokens, t0 + kTokenBlock);
