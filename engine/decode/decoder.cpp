@@ -22,6 +22,12 @@ void fit(std::vector<float>& v, int64_t n) {
   v.resize(n);
 }
 
+// y[t] += bias for each of n rows of `width`; nothing for a matrix without a bias.
+void add_bias(const TensorRef& bias, float* y, int64_t n, int64_t width) {
+  if (bias.data)
+    for (int64_t t = 0; t < n; ++t) cpu::add(y + t * width, f32(bias), width);
+}
+
 }  // namespace
 
 Decoder::Decoder(const Model& model, ThreadPool& pool) : model_(model), d_(model.desc()), pool_(pool) {
@@ -155,9 +161,7 @@ void Decoder::layer(int l, int64_t n) {
 
   // Attention block: projections over every row of the batch, attention per sequence.
   norm(L.attn_norm, L.attn_norm_b, x_.data(), xn_.data(), n);
-  matmul(L.wq, xn_.data(), n, q_.data(), L.bq);
-  matmul(L.wk, xn_.data(), n, k_.data(), L.bk);
-  matmul(L.wv, xn_.data(), n, v_.data(), L.bv);
+  matmuls({{L.wq, q_.data(), L.bq}, {L.wk, k_.data(), L.bk}, {L.wv, v_.data(), L.bv}}, xn_.data(), n);
   rope_rows(q_.data(), d_.n_head);
   rope_rows(k_.data(), d_.n_head_kv);
   const AttentionShape shape{static_cast<int>(d_.n_head), static_cast<int>(d_.n_head_kv), static_cast<int>(d_.head_dim),
@@ -172,10 +176,11 @@ void Decoder::layer(int l, int64_t n) {
 
   // Feed-forward block.
   norm(L.ffn_norm, L.ffn_norm_b, x_.data(), xn_.data(), n);
-  matmul(L.ffn_up, xn_.data(), n, up_.data(), TensorRef{});
+  const TensorRef no_bias;
   if (d_.ffn_kind == STRATA_FFN_GATED) {
-    matmul(L.ffn_gate, xn_.data(), n, gate_.data(), TensorRef{});
+    matmuls({{L.ffn_up, up_.data(), no_bias}, {L.ffn_gate, gate_.data(), no_bias}}, xn_.data(), n);
   } else {
+    matmul(L.ffn_up, xn_.data(), n, up_.data(), no_bias);
     // Plain FFN, act(up(x)): computed as act(up) * 1 by the same fused kernel.
     std::swap(gate_, up_);
     std::fill(up_.begin(), up_.begin() + n * F, 1.0f);
@@ -184,7 +189,7 @@ void Decoder::layer(int l, int64_t n) {
     cpu::silu_mul(gate_.data(), up_.data(), n * F);
   else
     cpu::gelu_mul(gate_.data(), up_.data(), n * F);
-  matmul(L.ffn_down, gate_.data(), n, tmp_.data(), TensorRef{});
+  matmul(L.ffn_down, gate_.data(), n, tmp_.data(), no_bias);
   cpu::add(x_.data(), tmp_.data(), n * E);
 }
 
@@ -222,8 +227,22 @@ void Decoder::matmul(const TensorRef& w, const float* x, int64_t n, float* y, co
     q4g_mm_.run(w, x, n, y, pool_);
   else
     mm_.run(w, x, n, y, pool_);
-  if (bias.data)
-    for (int64_t t = 0; t < n; ++t) cpu::add(y + t * w.rows(), f32(bias), w.rows());
+  add_bias(bias, y, n, w.rows());
+}
+
+void Decoder::matmuls(std::initializer_list<Projection> projections, const float* x, int64_t n) {
+  constexpr size_t kMax = 4;
+  bool plain = projections.size() <= kMax;
+  for (const Projection& p : projections) plain = plain && p.w.codec != TensorCodec::Q4G;
+  if (!plain) {
+    for (const Projection& p : projections) matmul(p.w, x, n, p.y, p.bias);
+    return;
+  }
+  MatMul::Product products[kMax];
+  size_t count = 0;
+  for (const Projection& p : projections) products[count++] = {&p.w, p.y};
+  mm_.run(std::span<const MatMul::Product>(products, count), x, n, pool_);
+  for (const Projection& p : projections) add_bias(p.bias, p.y, n, p.w.rows());
 }
 
 uint64_t Decoder::scratch_bytes() const {

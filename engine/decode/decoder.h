@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <vector>
 
@@ -60,6 +61,14 @@ class Decoder {
   void rope_rows(float* x, int n_heads);
   void check_tokens(std::span<const int32_t> tokens) const;
   void matmul(const TensorRef& w, const float* x, int64_t n, float* y, const TensorRef& bias);
+  // y = W x + bias for matrices that take the same input (Q, K, V; gate, up), in one MatMul
+  // call where it can run them together.
+  struct Projection {
+    const TensorRef& w;
+    float* y;
+    const TensorRef& bias;
+  };
+  void matmuls(std::initializer_list<Projection> projections, const float* x, int64_t n);
 
   const Model& model_;
   const strata_model_desc& d_;

@@ -106,61 +106,99 @@ void MatMul::run_gemm(const cpu::GemmKernels& g, const TensorRef& w, const float
   });
 }
 
-// Decode: each thread streams its own contiguous share of the rows, front to back, in chunks of
-// about kDecodeChunkBytes, so its prefetches run on from chunk to chunk as in one long call. A
-// thread that finishes its share takes the remaining chunks of the others', so one slowed down by
-// the OS or a neighbour on the host no longer holds up the whole product. Measured against one
-// call per fixed share (tg128, 2 threads, A/B in one session): Q4_K 31.9 -> 33.9 tokens/s, Q4_0
-// unchanged; a single dispatch counter over 64-row chunks, which interleaves the threads' rows,
-// was 5-10% slower than the fixed shares.
-void MatMul::run_decode_rows(VecDotRows vec_dot_rows, const TensorRef& w, const uint8_t* xq, float* y,
+// Decode: each thread streams its own contiguous share of the rows, front to back, so its
+// prefetches run on from call to call as in one long call. A thread that finishes its share takes
+// what is left of the others', so one slowed down by the OS or a neighbour on the host no longer
+// holds up the whole product. Measured against one call per fixed share (tg128, 2 threads, A/B in
+// one session): Q4_K 31.9 -> 33.9 tokens/s, Q4_0 unchanged; a single dispatch counter over 64-row
+// chunks, which interleaves the threads' rows, was 5-10% slower than the fixed shares.
+//
+// A thread takes a quarter of what is left of a share at a time, and at least kDecodeChunkBytes:
+// a few calls per share, so the kernels' set-up per call (the Q4_0 kernel prepares the whole
+// activation) is paid a few times instead of once per 64 KiB, while a thread that finishes early
+// still finds most of a slowed one's share left to take. Fixed 64 KiB chunks were 2-5% slower
+// (tg128 Q4_0, A/B alternating, 2 threads).
+//
+// Several matrices (products) are one run of rows: shares are cut across them, and a call never
+// crosses from one matrix into the next.
+void MatMul::run_decode_rows(VecDotRows vec_dot_rows, std::span<const Product> products, const uint8_t* xq,
                              ThreadPool& pool) {
-  const int64_t n_in = w.cols(), n_out = w.rows();
-  const uint64_t rb = w.row_bytes();
+  const int64_t n_in = products[0].w->cols();
+  const uint64_t rb = products[0].w->row_bytes();
+  first_rows_.resize(products.size() + 1);
+  first_rows_[0] = 0;
+  for (size_t i = 0; i < products.size(); ++i) first_rows_[i + 1] = first_rows_[i] + products[i].w->rows();
+  const int64_t n_out = first_rows_.back();
   const int nth = pool.size();
   if (n_shares_ < nth) {
     shares_ = std::make_unique<Share[]>(static_cast<size_t>(nth));
     n_shares_ = nth;
   }
-  // Share edges and chunks on multiples of 4 rows, as the multi-row kernels take them.
+  // Share edges and calls on multiples of 4 rows, as the multi-row kernels take them.
   for (int t = 0; t < nth; ++t) {
     shares_[t].next.store(n_out * t / nth / 4 * 4, std::memory_order_relaxed);
     shares_[t].end = t + 1 == nth ? n_out : n_out * (t + 1) / nth / 4 * 4;
   }
-  const int64_t chunk = std::max<int64_t>(4, static_cast<int64_t>(kDecodeChunkBytes / rb) / 4 * 4);
+  const int64_t min_rows = std::max<int64_t>(4, static_cast<int64_t>(kDecodeChunkBytes / rb) / 4 * 4);
   // pool.run publishes the shares to the workers, and its completion orders their writes of y.
   pool.run([&](int ith, int n) {
     for (int k = 0; k < n; ++k) {
       Share& s = shares_[(ith + k) % n];  // its own first, then the others'
-      for (;;) {
-        const int64_t begin = s.next.fetch_add(chunk, std::memory_order_relaxed);
-        if (begin >= s.end) break;
-        const int64_t end = std::min(s.end, begin + chunk);
-        vec_dot_rows(n_in, w.data + begin * rb, rb, xq, y + begin, end - begin);
+      int64_t begin = s.next.load(std::memory_order_relaxed);
+      while (begin < s.end) {
+        size_t m = 0;
+        while (first_rows_[m + 1] <= begin) ++m;
+        const int64_t left = s.end - begin;
+        const int64_t take = std::min({left, first_rows_[m + 1] - begin, std::max(min_rows, left / 4 / 4 * 4)});
+        if (!s.next.compare_exchange_weak(begin, begin + take, std::memory_order_relaxed)) continue;
+        const int64_t row = begin - first_rows_[m];
+        vec_dot_rows(n_in, products[m].w->data + row * rb, rb, xq, products[m].y + row, take);
+        begin = s.next.load(std::memory_order_relaxed);
       }
     }
   });
 }
 
-void MatMul::run_vec_dot(const TensorRef& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
-  const int64_t n_in = w.cols(), n_out = w.rows();
-  const TensorType act_type = cpu::vec_dot_type(w.type);
-  const uint64_t act_row_bytes = row_bytes(act_type, static_cast<uint64_t>(n_in));
+uint64_t MatMul::quantize_input(TensorType type, const float* x, int64_t n_in, int64_t n_tokens, ThreadPool& pool) {
+  const uint64_t act_row_bytes = row_bytes(cpu::vec_dot_type(type), static_cast<uint64_t>(n_in));
   fit(xq_, act_row_bytes * n_tokens);
-
   uint8_t* xq = xq_.data();
   auto quantize_rows = [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) cpu::quantize_activation(w.type, x + t * n_in, xq + t * act_row_bytes, n_in);
+    for (int64_t t = begin; t < end; ++t) cpu::quantize_activation(type, x + t * n_in, xq + t * act_row_bytes, n_in);
   };
   if (n_tokens == 1)
     quantize_rows(0, 1);
   else
     pool.parallel_for(n_tokens, 1, quantize_rows);
+  return act_row_bytes;
+}
+
+void MatMul::run(std::span<const Product> products, const float* x, int64_t n_tokens, ThreadPool& pool) {
+  if (products.empty()) return;
+  const TensorRef& w0 = *products[0].w;
+  bool together = n_tokens == 1 && cpu::kernels_for(w0.type).vec_dot_rows != nullptr;
+  for (const Product& p : products)
+    together = together && p.w->type == w0.type && p.w->cols() == w0.cols() && p.w->row_bytes() == w0.row_bytes();
+  if (!together) {
+    for (const Product& p : products) run(*p.w, x, n_tokens, p.y, pool);
+    return;
+  }
+  quantize_input(w0.type, x, w0.cols(), 1, pool);
+  run_decode_rows(cpu::kernels_for(w0.type).vec_dot_rows, products, xq_.data(), pool);
+}
+
+void MatMul::run_vec_dot(const TensorRef& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
+  const int64_t n_in = w.cols(), n_out = w.rows();
+  const uint64_t act_row_bytes = quantize_input(w.type, x, n_in, n_tokens, pool);
+  const uint8_t* xq = xq_.data();
 
   const auto& kernels = cpu::kernels_for(w.type);
   const auto vec_dot = kernels.vec_dot;
   const auto vec_dot_rows = kernels.vec_dot_rows;
-  if (n_tokens == 1 && vec_dot_rows != nullptr) return run_decode_rows(vec_dot_rows, w, xq, y, pool);
+  if (n_tokens == 1 && vec_dot_rows != nullptr) {
+    const Product one{&w, y};
+    return run_decode_rows(vec_dot_rows, std::span<const Product>(&one, 1), xq, pool);
+  }
   const uint64_t w_row_bytes = w.row_bytes();
   // Rows are handed out in chunks: large enough to amortize dispatch, small enough to balance.
   const int64_t grain = std::max<int64_t>(1, std::min<int64_t>(64, n_out / (pool.size() * 8)));

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "engine/model/weight_store.h"
@@ -24,6 +25,16 @@ class MatMul {
   // From kGemmMinTokens tokens on, types with a GEMM kernel (kernels/cpu/gemm.h) go through
   // packed weight panels and register tiles instead of one dot product per (row, token).
   void run(const TensorRef& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
+  // One input, several matrices: products[i].y = products[i].w x, as the Q, K and V projections
+  // or the FFN's gate and up are. In decode (one token), when the matrices share a type and a
+  // width, the input is converted once and their rows go to the threads as one run in a single
+  // dispatch: no barrier between them, and no thread idles while another ends its share.
+  // Otherwise each product runs on its own.
+  struct Product {
+    const TensorRef* w;
+    float* y;
+  };
+  void run(std::span<const Product> products, const float* x, int64_t n_tokens, ThreadPool& pool);
   // Bytes held for converted activations and packed weight panels.
   uint64_t scratch_bytes() const;
 
@@ -41,8 +52,12 @@ class MatMul {
 
  private:
   using VecDotRows = void (*)(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows);
+  // Converts x to the dot-product format of `type` into xq_ (n_tokens rows); returns the row size.
+  uint64_t quantize_input(TensorType type, const float* x, int64_t n_in, int64_t n_tokens, ThreadPool& pool);
   void run_vec_dot(const TensorRef& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool);
-  void run_decode_rows(VecDotRows vec_dot_rows, const TensorRef& w, const uint8_t* xq, float* y, ThreadPool& pool);
+  // Decode over the rows of several matrices of one type and width, taken as one run.
+  void run_decode_rows(VecDotRows vec_dot_rows, std::span<const Product> products, const uint8_t* xq,
+                       ThreadPool& pool);
   void run_gemm(const cpu::GemmKernels& g, const TensorRef& w, const float* x, int64_t n_tokens, float* y,
                 ThreadPool& pool);
 
@@ -55,6 +70,7 @@ class MatMul {
   };
   std::unique_ptr<Share[]> shares_;
   int n_shares_ = 0;
+  std::vector<int64_t> first_rows_;  // decode over several matrices: where each one's rows start
 };
 
 }  // namespace strata
