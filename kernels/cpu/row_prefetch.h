@@ -7,8 +7,9 @@
 // - into L1, at least kNearBytes ahead, where the data is needed soon;
 // - into L2, at least kFarBytes ahead, so that more lines are in flight than L1's fill buffers
 //   allow.
-// Distances are whole groups of `rows` rows, so the prefetched bytes are the ones the same block
-// of a later group will read. With 1152-byte rows (2048 Q4_K or Q4_0 values) the first distance
+// Distances are whole steps of `rows` rows, so the prefetched bytes are the ones the same block
+// of a later step will read: 4 for kernels that take four adjacent rows per step, 1 for those
+// that take one row from each quarter of a call (row_quarters.h). With 1152-byte rows (2048 Q4_K or Q4_0 values) the first distance
 // used to be one group (4.6 KiB ahead), too close for DRAM's latency under load: the two
 // distances below measured 10.8-11.1 GB/s per thread against 9.1-9.8 (single-thread microbenchmark
 // over 1 GiB of huge pages); 8192-value rows, 18 KiB per group, were already far enough.

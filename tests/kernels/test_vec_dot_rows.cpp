@@ -1,6 +1,7 @@
 // Multi-row dot products (TypeKernels::vec_dot_rows, the decode matrix-vector product): every row
 // of the run equals the reference vec_dot of that row against the shared activation, for run
-// lengths around the kernels' group of four rows, row lengths that are and are not a multiple of
+// lengths around the kernels' group of four rows and runs of several rows per quarter (the rows
+// each of the four streams takes, row_quarters.h), row lengths that are and are not a multiple of
 // their group of eight blocks, a row stride larger than the row, and random weight bytes.
 #include <gtest/gtest.h>
 
@@ -27,7 +28,7 @@ TEST_P(VecDotRows, EveryRowMatchesTheReferenceDot) {
   for (int64_t blocks : {1, 7, 8, 9, 16, 23, 64}) {
     const int64_t n = blocks * be;
     const uint64_t row = row_bytes(t, static_cast<uint64_t>(n));
-    for (int64_t rows : {1, 3, 4, 5, 8, 11}) {
+    for (int64_t rows : {1, 3, 4, 5, 8, 11, 12, 13, 37}) {
       // Rows `stride` apart with a gap of garbage between them, which must not be read as data.
       const uint64_t stride = row + 64;
       std::vector<uint8_t> w(stride * rows, 0xA5);

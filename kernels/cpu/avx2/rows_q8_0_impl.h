@@ -17,6 +17,7 @@
 #include "kernels/cpu/avx2/avx2_util.h"
 #include "kernels/cpu/quant_blocks.h"
 #include "kernels/cpu/row_prefetch.h"
+#include "kernels/cpu/row_quarters.h"
 
 namespace strata::cpu::detail {
 
@@ -63,12 +64,12 @@ static inline void rows_with_q8_0(int64_t n, const void* w, uint64_t stride, con
   constexpr int kRows = kDecodeRows;
   const int64_t nb = n / 32;
   const auto* y = static_cast<const BlockQ8_0*>(x);
-  const RowPrefetch prefetch(stride, kRows);
-  int64_t r0 = 0;
-  for (; r0 + kRows <= rows; r0 += kRows) {
+  const RowQuarters quarters(rows);
+  const RowPrefetch prefetch(stride, 1);
+  for (int64_t step = 0; step < quarters.steps; ++step) {
     const Block* a[kRows];
     for (int r = 0; r < kRows; ++r)
-      a[r] = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + (r0 + r) * stride);
+      a[r] = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + quarters.row(step, r) * stride);
     __m256 acc[kRows];
     for (auto& v : acc) v = _mm256_setzero_ps();
     int64_t b0 = 0;
@@ -98,10 +99,10 @@ static inline void rows_with_q8_0(int64_t n, const void* w, uint64_t stride, con
         acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(s), acc[r]);
       }
     }
-    for (int r = 0; r < kRows; ++r) out[r0 + r] = hsum_ps(acc[r]);
+    for (int r = 0; r < kRows; ++r) out[quarters.row(step, r)] = hsum_ps(acc[r]);
   }
   // Fewer than four rows left: one at a time, same arithmetic.
-  for (; r0 < rows; ++r0) {
+  for (int64_t r0 = quarters.rest(); r0 < rows; ++r0) {
     const auto* a = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + r0 * stride);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {

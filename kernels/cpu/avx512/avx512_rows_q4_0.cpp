@@ -20,6 +20,7 @@
 #include "kernels/cpu/avx2/rows_q8_0_impl.h"
 #include "kernels/cpu/kernel_table.h"
 #include "kernels/cpu/quant_blocks.h"
+#include "kernels/cpu/row_quarters.h"
 
 namespace strata::cpu::detail {
 namespace {
@@ -79,15 +80,16 @@ void prepare(const BlockQ8_0* y, int64_t groups, PreparedGroup* out) {
   }
 }
 
-// Four rows (a[r], `groups` groups each) against the prepared activation.
-void four_rows(int64_t groups, const BlockQ4_0* const* a, const PreparedGroup* x, uint64_t stride, float* out) {
+// Four rows (a[r], `groups` groups each, one from each quarter of the call: row_quarters.h)
+// against the prepared activation; their sums go to *out[r].
+void four_rows(int64_t groups, const BlockQ4_0* const* a, const PreparedGroup* x, uint64_t stride, float* const* out) {
   using L = Q4_0GroupLayout;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   const __m512i blocks0to3 = table(L::kBlocks0to3), blocks4to7 = table(L::kBlocks4to7), scales = table(L::kScales);
   // Which of the eight scales each lane of a four-block product takes.
   const __m512i lane_scale[2] = {_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
                                  _mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7)};
-  const RowPrefetch prefetch(stride, kRows);
+  const RowPrefetch prefetch(stride, 1);
   __m512 acc[kRows];
   for (auto& v : acc) v = _mm512_setzero_ps();
   for (int64_t g = 0; g < groups; ++g) {
@@ -109,7 +111,7 @@ void four_rows(int64_t groups, const BlockQ4_0* const* a, const PreparedGroup* x
       }
     }
   }
-  for (int r = 0; r < kRows; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
+  for (int r = 0; r < kRows; ++r) *out[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
 void q4_0_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows) {
@@ -121,12 +123,18 @@ void q4_0_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x,
     thread_local std::vector<PreparedGroup> prepared;
     if (prepared.size() < static_cast<size_t>(groups)) prepared.resize(static_cast<size_t>(groups));
     prepare(static_cast<const BlockQ8_0*>(x), groups, prepared.data());
-    for (; r0 + kRows <= rows; r0 += kRows) {
+    const RowQuarters quarters(rows);
+    for (int64_t step = 0; step < quarters.steps; ++step) {
       const BlockQ4_0* a[kRows];
-      for (int r = 0; r < kRows; ++r)
-        a[r] = reinterpret_cast<const BlockQ4_0*>(static_cast<const uint8_t*>(w) + (r0 + r) * stride);
-      four_rows(groups, a, prepared.data(), stride, out + r0);
+      float* sums[kRows];
+      for (int r = 0; r < kRows; ++r) {
+        const int64_t row = quarters.row(step, r);
+        a[r] = reinterpret_cast<const BlockQ4_0*>(static_cast<const uint8_t*>(w) + row * stride);
+        sums[r] = out + row;
+      }
+      four_rows(groups, a, prepared.data(), stride, sums);
     }
+    r0 = quarters.rest();
   }
   const auto unpack = [](const BlockQ4_0& b) { return unpack_nibbles_32(b.qs); };
   rows_with_q8_0<DotVnni, 8, BlockQ4_0>(n, static_cast<const uint8_t*>(w) + r0 * stride, stride, x, out + r0,
