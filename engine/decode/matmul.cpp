@@ -116,8 +116,8 @@ void MatMul::run_gemm(const cpu::GemmKernels& g, const TensorRef& w, const float
 // A thread takes a quarter of what is left of a share at a time, and at least kDecodeChunkBytes:
 // a few calls per share, so the kernels' set-up per call (the Q4_0 kernel prepares the whole
 // activation) is paid a few times instead of once per 64 KiB, while a thread that finishes early
-// still finds most of a slowed one's share left to take. Fixed 64 KiB chunks were 2-5% slower
-// (tg128 Q4_0, A/B alternating, 2 threads).
+// still finds most of a slowed one's share left to take. Fixed 64 KiB chunks were 2-7% slower
+// (tg128 Q4_0 and Q4_K, A/B alternating, 2 threads).
 //
 // Several matrices (products) are one run of rows: shares are cut across them, and a call never
 // crosses from one matrix into the next.

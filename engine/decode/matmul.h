@@ -38,7 +38,7 @@ class MatMul {
   // Bytes held for converted activations and packed weight panels.
   uint64_t scratch_bytes() const;
 
-  // Decode: rows a thread takes from a share at a time (run_decode_rows), in bytes.
+  // Decode: the fewest rows, in bytes, a thread takes from a share at a time (run_decode_rows).
   static constexpr uint64_t kDecodeChunkBytes = 64 * 1024;
   // Below this many tokens, packing a panel costs more than the tile saves.
   static constexpr int64_t kGemmMinTokens = 4;
