@@ -28,7 +28,10 @@ class RowPrefetch {
  public:
   static constexpr uint64_t kNearBytes = 8192, kFarBytes = 16384;
 
-  RowPrefetch(uint64_t stride, int rows) : near_(ahead(stride * rows, kNearBytes)), far_(ahead(stride * rows, kFarBytes)) {}
+  // Rows `stride` bytes apart, a step moving on by `rows` rows; the distances are at least
+  // `near_bytes` and `far_bytes` (kernels reading four places at once, row_quarters.h, use less).
+  RowPrefetch(uint64_t stride, int rows, uint64_t near_bytes = kNearBytes, uint64_t far_bytes = kFarBytes)
+      : near_(ahead(stride * rows, near_bytes)), far_(ahead(stride * rows, far_bytes)) {}
 
   // The `bytes` at p, `near` and `far` ahead.
   void operator()(const void* p, size_t bytes) const {

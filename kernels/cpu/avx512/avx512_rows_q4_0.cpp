@@ -89,7 +89,7 @@ void four_rows(int64_t groups, const BlockQ4_0* const* a, const PreparedGroup* x
   // Which of the eight scales each lane of a four-block product takes.
   const __m512i lane_scale[2] = {_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
                                  _mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7)};
-  const RowPrefetch prefetch(stride, 1);
+  const RowPrefetch prefetch = quarter_prefetch(stride);
   __m512 acc[kRows];
   for (auto& v : acc) v = _mm512_setzero_ps();
   for (int64_t g = 0; g < groups; ++g) {
