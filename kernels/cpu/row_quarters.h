@@ -7,9 +7,11 @@
 // 12.9 GB/s in four. The Q4_0 kernel over 1 MiB calls with 2 threads (microbenchmark over 1 GiB
 // of huge pages, mean of 5 runs): 20.1 -> 22.2 GB/s for 2048-wide rows, 21.7 -> 22.1 for 8192.
 //
-// Q4_0 and Q8_0 take their rows so (rows_q8_0_impl.h, avx512_rows_q4_0.cpp): tg128 +3% (Q4_0)
-// and +1-10% (Q8_0) in A/B runs alternating with adjacent rows, 2 threads. The K-quant kernels
-// do not: Q4_K measured 3-5% slower so, for reasons not understood yet.
+// Q4_0, Q8_0 (rows_q8_0_impl.h, avx512_rows_q4_0.cpp) and AVX-512 Q4_K take their rows so:
+// tg128 +3% (Q4_0) and +1-10% (Q8_0) in A/B runs alternating with adjacent rows, 2 threads; Q4_K
+// faster in 5 of 6 pairs with the shorter prefetch below (3-5% slower with the default distances,
+// which is why the prefetch is shorter). Q6_K, and Q4_K at the AVX2 level, keep adjacent rows:
+// not measured yet.
 //
 // Each quarter moves on by one row per step, and four streams share the core's fill buffers and
 // L1, so their prefetches reach half as far as RowPrefetch's defaults: 4 KiB into L1, 8 KiB into

@@ -13,6 +13,7 @@
 #include "kernels/cpu/kernel_table.h"
 #include "kernels/cpu/quant_blocks.h"
 #include "kernels/cpu/row_prefetch.h"
+#include "kernels/cpu/row_quarters.h"
 
 namespace strata::cpu::detail {
 namespace {
@@ -219,13 +220,13 @@ void q4_k_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x,
   static_assert(kRows == 4, "q4_k_mins4 takes four rows");
   const auto* y = static_cast<const BlockQ8_K*>(x);
   const auto* base = static_cast<const uint8_t*>(w);
-  const RowPrefetch prefetch(stride, kRows);
-  int64_t r0 = 0;
-  for (; r0 + kRows <= rows; r0 += kRows) {
+  const RowQuarters quarters(rows);
+  const RowPrefetch prefetch = quarter_prefetch(stride);
+  for (int64_t step = 0; step < quarters.steps; ++step) {
     const BlockQ4_K* a[kRows];
     __m512 acc[kRows];
     for (int r = 0; r < kRows; ++r) {
-      a[r] = reinterpret_cast<const BlockQ4_K*>(base + (r0 + r) * stride);
+      a[r] = reinterpret_cast<const BlockQ4_K*>(base + quarters.row(step, r) * stride);
       acc[r] = _mm512_setzero_ps();
     }
     __m512 acc_m = _mm512_setzero_ps();
@@ -247,9 +248,10 @@ void q4_k_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x,
     alignas(64) float mins[16];
     _mm512_store_ps(mins, acc_m);
     for (int r = 0; r < kRows; ++r)
-      out[r0 + r] = _mm512_reduce_add_ps(acc[r]) - (mins[4 * r] + mins[4 * r + 1] + mins[4 * r + 2] + mins[4 * r + 3]);
+      out[quarters.row(step, r)] =
+          _mm512_reduce_add_ps(acc[r]) - (mins[4 * r] + mins[4 * r + 1] + mins[4 * r + 2] + mins[4 * r + 3]);
   }
-  for (; r0 < rows; ++r0) out[r0] = q4_k_vec_dot(n, base + r0 * stride, x);
+  for (int64_t r = quarters.rest(); r < rows; ++r) out[r] = q4_k_vec_dot(n, base + r * stride, x);
 }
 
 float q5_k_vec_dot(int64_t n, const void* w, const void* x) {
