@@ -3,21 +3,26 @@
 // The kernels multiply four rows at a time. They take one row from each quarter of the call's
 // rows rather than four neighbours, so the core reads four places far apart: the L2 hardware
 // prefetcher, which follows each stream within its 4 KiB page, then runs four streams ahead
-// instead of one. A plain read shows it: one thread read 11.3 GB/s from DRAM in one stream and
-// 12.9 GB/s in four. The Q4_0 kernel over 1 MiB calls with 2 threads (microbenchmark over 1 GiB
-// of huge pages, mean of 5 runs): 20.1 -> 22.2 GB/s for 2048-wide rows, 21.7 -> 22.1 for 8192.
+// instead of one. Rows left over when the count is not a multiple of four come last, and go one
+// by one. A plain read shows the gain: one thread read 11.3 GB/s from DRAM in one stream and
+// 12.9 GB/s in four (Intel Xeon VM). The Q4_0 kernel over 1 MiB calls with 2 threads
+// (microbenchmark over 1 GiB of huge pages, mean of 5 runs): 20.1 -> 22.2 GB/s for 2048-wide
+// rows, 21.7 -> 22.1 for 8192.
 //
 // Q4_0, Q8_0 (rows_q8_0_impl.h, avx512_rows_q4_0.cpp) and AVX-512 Q4_K take their rows so:
 // tg128 +3% (Q4_0) and +1-10% (Q8_0) in A/B runs alternating with adjacent rows, 2 threads; Q4_K
-// faster in 5 of 6 pairs with the shorter prefetch below (3-5% slower with the default distances,
-// which is why the prefetch is shorter). Q6_K, and Q4_K at the AVX2 level, keep adjacent rows:
-// not measured yet.
+// faster in 5 of 6 pairs. Q6_K, and Q4_K at the AVX2 level, keep adjacent rows.
 //
-// Each quarter moves on by one row per step, and four streams share the core's fill buffers and
-// L1, so their prefetches reach half as far as RowPrefetch's defaults: 4 KiB into L1, 8 KiB into
-// L2. Q4_0 kernel microbenchmark as above, mean of 5 interleaved runs: 21.6 -> 22.9 GB/s for
-// 2048-wide rows, 21.1 -> 22.4 for 8192 (2 KiB / 4 KiB: 23.1 and 21.7).
-// Rows left over when the count is not a multiple of four come last, and go one by one.
+// Prefetch (quarter_prefetch): each quarter moves on by one row per step, so a row ahead in its
+// quarter is read four rows of the call later. Into L1 the kernels ask for the next row of the
+// quarter, no further: four streams share L1 and its fill buffers, and lines asked for early sit
+// there (or hold a fill buffer) while the core waits on others. Into L2, at least 8 KiB ahead.
+// On the AMD EPYC (Zen 5) VM, where two threads read 50-70 GB/s, a near distance of 4 KiB left
+// the kernels 7-16% below this (2048-wide rows, 2 threads, 1 GiB, median of 7 interleaved runs:
+// Q4_0 37.0 -> 42.4 GB/s, Q8_0 46.9 -> 50.3, Q4_K 46.0 -> 49.3; 8192-wide rows unchanged, where
+// a row is 4 KiB or more anyway), and tg128 Q4_0 gained 9-26%, Q8_0 2-5%, Q4_K 2-8% in three
+// alternating pairs. A far distance of 16 KiB was 9% slower for 8192-wide Q8_0 rows.
+
 #pragma once
 
 #include <cstdint>
@@ -37,7 +42,8 @@ struct RowQuarters {
   int64_t steps;  // rows per quarter
 };
 
-// Software prefetch for a kernel that takes its rows by RowQuarters.
-inline RowPrefetch quarter_prefetch(uint64_t stride) { return RowPrefetch(stride, 1, 4096, 8192); }
+// Software prefetch for a kernel that takes its rows by RowQuarters: one row ahead into L1, at
+// least 8 KiB ahead into L2 (see above).
+inline RowPrefetch quarter_prefetch(uint64_t stride) { return RowPrefetch(stride, 1, 1, 8192); }
 
 }  // namespace strata::cpu::detail
