@@ -122,6 +122,7 @@ Tables build_tables() {
     detail::add_avx2_q4_q5_q8(t.levels[1]);
     detail::add_avx2_kquants(t.levels[1]);
     detail::add_avx2_rows_q4_q8(t.levels[1]);
+    detail::add_avx2_rows_float(t.levels[1]);
     t.available[1] = true;
     t.best = Level::Avx2;
   }
@@ -131,6 +132,7 @@ Tables build_tables() {
     detail::add_avx512_q4_q5_q8(t.levels[2]);
     detail::add_avx512_kquants(t.levels[2]);
     detail::add_avx512_rows_q4_q8(t.levels[2]);
+    detail::add_avx512_rows_float(t.levels[2], f.avx512bf16);
     t.available[2] = true;
     t.best = Level::Avx512;
   }

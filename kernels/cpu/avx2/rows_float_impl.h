@@ -1,0 +1,73 @@
+// The decode multi-row loop (TypeKernels::vec_dot_rows) of the float weight types, F32, F16 and
+// BF16, shared by the AVX2 and AVX-512 files and parameterized by `Step`, which multiplies
+// Step::kElems weights of one row with as many activation values and adds them into one vector:
+//   using W;  (the weight element: float or uint16_t)   using X;  (the activation element)
+//   using V;  static V zero();  static V add(V, V);  static float sum(V);
+//   static V dot(V acc, const W* w, const X* x);
+//   static float scalar_w(W);  static float scalar_x(X);   (the ragged tail, one by one)
+// Include only from files compiled with AVX2 (or wider) flags; everything is static inline.
+//
+// A float row is two or four bytes a weight, so decode is bound by memory even more than for the
+// quantized types, and the loop is the same as theirs: four rows per pass, one from each quarter
+// of the call (row_quarters.h) with the quarters' prefetch, sharing the activation's loads. Rows
+// left over after the quarters go one by one through the same loop. Results equal the reference
+// (which sums in double) up to float summation order: a product of two fp16 or two bf16 values
+// is exact in float.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cpu/row_prefetch.h"
+#include "kernels/cpu/row_quarters.h"
+
+namespace strata::cpu::detail {
+
+// out[r] = the dot of rows a[0..R) with x, n elements; prefetches later rows when R is four.
+template <class Step, int R>
+static inline void float_rows_pass(int64_t n, const typename Step::W* const* a, const typename Step::X* x,
+                                   const RowPrefetch* prefetch, float* const* out) {
+  using V = typename Step::V;
+  constexpr int64_t E = Step::kElems;
+  V acc[R][2];
+  for (auto& row : acc) row[0] = row[1] = Step::zero();
+  int64_t i = 0;
+  for (; i + 2 * E <= n; i += 2 * E)
+    for (int r = 0; r < R; ++r) {
+      if (prefetch != nullptr) (*prefetch)(a[r] + i, 2 * E * sizeof(typename Step::W));
+      acc[r][0] = Step::dot(acc[r][0], a[r] + i, x + i);
+      acc[r][1] = Step::dot(acc[r][1], a[r] + i + E, x + i + E);
+    }
+  for (int r = 0; r < R; ++r) {
+    float tail = 0.0f;
+    for (int64_t j = i; j < n; ++j) tail += Step::scalar_w(a[r][j]) * Step::scalar_x(x[j]);
+    *out[r] = Step::sum(Step::add(acc[r][0], acc[r][1])) + tail;
+  }
+}
+
+// vec_dot_rows over `rows` rows `stride` bytes apart, against the activation x (n elements).
+template <class Step>
+static inline void float_rows(int64_t n, const void* w, uint64_t stride, const typename Step::X* x, float* out,
+                              int64_t rows) {
+  using W = typename Step::W;
+  const auto row_at = [&](int64_t r) {
+    return reinterpret_cast<const W*>(static_cast<const uint8_t*>(w) + static_cast<uint64_t>(r) * stride);
+  };
+  const RowQuarters quarters(rows);
+  const RowPrefetch prefetch = quarter_prefetch(stride);
+  for (int64_t step = 0; step < quarters.steps; ++step) {
+    const W* a[4];
+    float* sums[4];
+    for (int q = 0; q < 4; ++q) {
+      a[q] = row_at(quarters.row(step, q));
+      sums[q] = out + quarters.row(step, q);
+    }
+    float_rows_pass<Step, 4>(n, a, x, &prefetch, sums);
+  }
+  for (int64_t r = quarters.rest(); r < rows; ++r) {
+    const W* a[1] = {row_at(r)};
+    float* sums[1] = {out + r};
+    float_rows_pass<Step, 1>(n, a, x, nullptr, sums);
+  }
+}
+
+}  // namespace strata::cpu::detail
