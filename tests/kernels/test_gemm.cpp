@@ -1,7 +1,8 @@
 // Prefill GEMM (kernels/cpu/gemm.h): at every level, packed panels times packed activations agree
 // with the scalar reference vec_dot of every (row, token), over random shapes whose row and token
 // counts are not multiples of the tile (8 rows x 4 or 8 tokens), on quantized and on random weight
-// bytes; outputs outside the tile's rows stay untouched.
+// bytes (with tamed scales; F16 and BF16: every element), block types and F16 / BF16 alike;
+// outputs outside the tile's rows stay untouched.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -15,12 +16,13 @@ namespace strata::cpu {
 namespace {
 
 const std::vector<TensorType>& gemm_types() {
-  static const std::vector<TensorType> t = {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0,
-                                            TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
+  static const std::vector<TensorType> t = {TensorType::Q4_0, TensorType::Q5_0, TensorType::Q8_0, TensorType::Q4_K,
+                                            TensorType::Q5_K, TensorType::Q6_K, TensorType::F16,  TensorType::BF16};
   return t;
 }
 
-// Elements per scale group of the packed layout (gemm_layout.h).
+// Elements per scale group of the packed layout (gemm_layout.h); the float layout adds pairs in
+// each lane (gemm_float_layout.h), k / 2 terms, within the bound of the reference's own k terms.
 int64_t group_of(TensorType t) { return t == TensorType::Q6_K ? 16 : 32; }
 
 struct Problem {
@@ -119,7 +121,8 @@ TEST_P(Gemm, MatchesReferenceVecDotOnRaggedShapes) {
   if (kernels_at_level(t, level) == nullptr) GTEST_SKIP() << "this CPU (or STRATA_CPU) has no " << level << " level";
   if (gemm_kernels_at_level(t, level) == nullptr) GTEST_SKIP() << level << " has no GEMM for " << tensor_type_name(t);
   std::mt19937 rng(900 + static_cast<uint32_t>(t));
-  const int64_t be = test::block_elems(t);
+  // Float types (one element a block) take 33 elements a unit: odd lengths that end mid-pair.
+  const int64_t be = test::block_elems(t) > 1 ? test::block_elems(t) : 33;
   // Fixed edge shapes (one row, one token, exact tiles) and random ones.
   std::vector<std::tuple<int64_t, int64_t, int64_t>> shapes = {{1, 1, 1}, {8, 8, 2}, {8, 4, 1}, {9, 9, 3}, {7, 17, 2}, {24, 9, be == 32 ? 64 : 8}};
   for (int i = 0; i < 8; ++i) shapes.emplace_back(1 + rng() % 27, 1 + rng() % 21, 1 + rng() % (be == 32 ? 40 : 6));
@@ -137,12 +140,18 @@ INSTANTIATE_TEST_SUITE_P(Levels, Gemm,
                            return std::get<0>(info.param) + "_" + test::param_name(std::get<1>(info.param));
                          });
 
-TEST(GemmDispatch, CoversTheBlockTypesAndNothingElse) {
+TEST(GemmDispatch, CoversTheBlockAndHalfFloatTypesAndNothingElse) {
   for (TensorType t : gemm_types()) EXPECT_NE(gemm_kernels_at_level(t, "reference"), nullptr) << tensor_type_name(t);
-  for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::Q4_1, TensorType::Q8_K})
+  for (TensorType t : {TensorType::F32, TensorType::Q4_1, TensorType::Q8_K})
     EXPECT_EQ(gemm_kernels_at_level(t, "reference"), nullptr) << tensor_type_name(t);
   // vpmaddubsw's int16 pair sums cannot hold Q8_0's u = q + 128 products.
   EXPECT_EQ(gemm_kernels_at_level(TensorType::Q8_0, "avx2"), nullptr);
+  // With AVX512_BF16, BF16 takes the vdpbf16ps layout (gemm_bf16_dot.cpp): bf16 activations, half
+  // the bytes of the float layout's.
+  const GemmKernels* bf16 = gemm_kernels_at_level(TensorType::BF16, "avx512");
+  if (bf16 != nullptr && cpu_features().avx512bf16) {
+    EXPECT_EQ(bf16->act_bytes(64), gemm_kernels_at_level(TensorType::BF16, "reference")->act_bytes(64) / 2);
+  }
   // The chosen level's table is the one gemm_kernels_for hands out.
   for (TensorType t : gemm_types())
     EXPECT_EQ(gemm_kernels_for(t), gemm_kernels_at_level(t, kernel_level_name())) << tensor_type_name(t);

@@ -1,4 +1,5 @@
-// GEMM dispatch: per weight type and level, the shared packers plus that level's tile kernel.
+// GEMM dispatch: per weight type and level, the shared packers plus that level's tile kernel:
+// the integer GEMM of the block types, or the float GEMM of F16 and BF16 (gemm_float_layout.h).
 // Levels follow kernels_for(): a level exists when kernels_at_level() says so.
 #include "kernels/cpu/gemm.h"
 
@@ -31,19 +32,38 @@ detail::GemmTileFn tile_at(int level, const detail::GemmFormat& f) {
   }
 }
 
+detail::GemmTileFn float_tile_at(int level, TensorType type) {
+  switch (level) {
+    case 0:
+      return detail::gemm_float_tile_reference(type);
+#if defined(STRATA_KERNELS_X86)
+    case 1:
+      return detail::gemm_float_tile_avx2(type);
+    case 2:
+      return detail::gemm_float_tile_avx512(type);
+#endif
+    default:
+      return nullptr;
+  }
+}
+
 GemmTables build() {
   GemmTables t;
   for (uint32_t id = 0; id < detail::kTypeSlots; ++id) {
     const auto type = static_cast<TensorType>(id);
     GemmKernels base{};
-    if (!detail::gemm_packers(type, base)) continue;
-    const detail::GemmFormat& f = *detail::gemm_format(type);
+    const bool quantized = detail::gemm_packers(type, base);
+    if (!quantized && !detail::gemm_float_packers(type, base)) continue;
     for (int level = 0; level < 3; ++level) {
       if (kernels_at_level(type, kLevels[level]) == nullptr) continue;
-      base.tile = tile_at(level, f);
+      base.tile = quantized ? tile_at(level, *detail::gemm_format(type)) : float_tile_at(level, type);
       if (base.tile == nullptr) continue;
       t.k[level][id] = base;
       t.has[level][id] = true;
+#if defined(STRATA_KERNELS_X86)
+      // vdpbf16ps does twice the float tile's work per instruction, with a layout of its own.
+      if (level == 2 && type == TensorType::BF16 && cpu_features().avx512bf16) t.k[level][id] = detail::gemm_bf16_dot_kernels();
+#endif
     }
   }
   return t;

@@ -1,0 +1,94 @@
+// AVX-512 tile of the float prefill GEMM (gemm_float_layout.h): 8 rows x 8 tokens per pass. One
+// 512-bit vector holds a pair of elements of all 8 rows, widened from 32 bytes of the panel; each
+// token's pair is one 8-byte broadcast, so a step is 8 fused multiply-adds of 16 lanes against
+// one weight load, and the 8 accumulators are independent chains.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/cpu/gemm/gemm_float_layout.h"
+#include "kernels/cpu/gemm/gemm_internal.h"
+
+namespace strata::cpu::detail {
+namespace {
+
+// GCC 12's plain forms of these start from an "undefined" vector and draw false
+// -Wmaybe-uninitialized warnings once inlined; with every lane set the maskz forms are the same.
+constexpr __mmask16 kAll = 0xFFFF;
+
+struct WidenF16 {
+  static __m512 load(const void* p) { return _mm512_maskz_cvtph_ps(kAll, _mm256_loadu_si256(static_cast<const __m256i*>(p))); }
+};
+struct WidenBF16 {
+  static __m512 load(const void* p) {
+    const __m512i v = _mm512_maskz_cvtepu16_epi32(kAll, _mm256_loadu_si256(static_cast<const __m256i*>(p)));
+    return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(kAll, v, 16));
+  }
+};
+
+inline __m512 broadcast_pair(const float* p) {
+  double d;
+  std::memcpy(&d, p, 8);
+  return _mm512_castpd_ps(_mm512_set1_pd(d));
+}
+
+// Tokens s0 .. s0 + NT - 1 of one block against the 8 rows of the panel.
+// Even and odd pairs go to separate accumulators: with one set, each token's chain of dependent
+// multiply-adds (4 cycles each) would allow no more than the two a cycle the core can start, and
+// in practice fewer (pp128 of a 1B F16 model: 122 -> see docs/tensor-types.md).
+template <class Widen, int NT>
+void pass(const uint8_t* panel, int rows, int64_t pairs, const float* blk, int s0, float* y, int64_t y_stride) {
+  __m512 acc[2][NT];
+  for (auto& set : acc)
+    for (auto& a : set) a = _mm512_setzero_ps();
+  int64_t p = 0;
+  for (; p + 2 <= pairs; p += 2) {
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+      const __m512 w = Widen::load(panel + 32 * (p + h));
+      const float* x = blk + 16 * (p + h) + 2 * s0;
+#pragma GCC unroll 8
+      for (int t = 0; t < NT; ++t) acc[h][t] = _mm512_fmadd_ps(w, broadcast_pair(x + 2 * t), acc[h][t]);
+    }
+  }
+  if (p < pairs) {
+    const __m512 w = Widen::load(panel + 32 * p);
+    const float* x = blk + 16 * p + 2 * s0;
+    for (int t = 0; t < NT; ++t) acc[0][t] = _mm512_fmadd_ps(w, broadcast_pair(x + 2 * t), acc[0][t]);
+  }
+  for (int t = 0; t < NT; ++t) {
+    alignas(64) float lanes[16];
+    _mm512_store_ps(lanes, _mm512_add_ps(acc[0][t], acc[1][t]));
+    for (int r = 0; r < rows; ++r) y[t * y_stride + r] = lanes[2 * r] + lanes[2 * r + 1];
+  }
+}
+
+template <class Widen>
+void tile(const void* panel, int rows, int64_t k, const void* acts, int n_tokens, float* y, int64_t y_stride) {
+  const auto* p = static_cast<const uint8_t*>(panel);
+  const int64_t pairs = gemm_float_pairs(k);
+  const uint64_t block_floats = gemm_float_act_bytes(k) / 4;
+  const auto* blk = static_cast<const float*>(acts);
+  for (int t = 0; t < n_tokens; t += kGemmBlockTokens, blk += block_floats) {
+    const int in_block = std::min(kGemmBlockTokens, n_tokens - t);
+    float* yy = y + t * y_stride;
+    if (in_block == kGemmBlockTokens) {
+      pass<Widen, 8>(p, rows, pairs, blk, 0, yy, y_stride);
+    } else {
+      int s = 0;
+      for (; s + 4 <= in_block; s += 4) pass<Widen, 4>(p, rows, pairs, blk, s, yy + s * y_stride, y_stride);
+      for (; s < in_block; ++s) pass<Widen, 1>(p, rows, pairs, blk, s, yy + s * y_stride, y_stride);
+    }
+  }
+}
+
+}  // namespace
+
+GemmTileFn gemm_float_tile_avx512(TensorType t) {
+  if (t == TensorType::F16) return tile<WidenF16>;
+  if (t == TensorType::BF16) return tile<WidenBF16>;
+  return nullptr;
+}
+
+}  // namespace strata::cpu::detail
