@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "kernels/cpu/kernel_table.h"
+#include "kernels/cpu/row_prefetch.h"
 
 #if defined(STRATA_KERNELS_X86)
 #include <cpuid.h>
@@ -70,6 +71,21 @@ Detected detect_hardware() {
   }
 #endif
   return det;
+}
+
+// AMD (and Hygon, its licensee) by the vendor string of cpuid leaf 0.
+bool amd_cpu() {
+#if defined(STRATA_KERNELS_X86)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(0, &a, &b, &c, &d)) return false;
+  char vendor[13] = {};
+  std::memcpy(vendor, &b, 4);
+  std::memcpy(vendor + 4, &d, 4);
+  std::memcpy(vendor + 8, &c, 4);
+  return std::strcmp(vendor, "AuthenticAMD") == 0 || std::strcmp(vendor, "HygonGenuine") == 0;
+#else
+  return false;
+#endif
 }
 
 const Detected& hardware() {
@@ -153,6 +169,20 @@ const CpuFeatures& cpu_features() {
   static const CpuFeatures f = apply_env_cap(hardware().f);
   return f;
 }
+
+namespace detail {
+
+// The figures behind each profile are in row_prefetch.h.
+const PrefetchProfile& prefetch_profile() {
+  static const PrefetchProfile intel{"intel", {8192, 16384}, {4096, 8192}};
+  static const PrefetchProfile amd{"amd", {8192, 0}, {1, 0}};
+  static const PrefetchProfile& chosen = amd_cpu() ? amd : intel;
+  return chosen;
+}
+
+}  // namespace detail
+
+std::string_view prefetch_profile_name() { return detail::prefetch_profile().name; }
 
 std::string_view kernel_level_name() { return kLevelNames[static_cast<int>(tables().best)]; }
 

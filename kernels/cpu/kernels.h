@@ -61,6 +61,10 @@ const CpuFeatures& cpu_features();
 // The level kernels_for() uses: "reference", "avx2" or "avx512".
 std::string_view kernel_level_name();
 
+// The decode kernels' software prefetch distances in use, chosen from the CPU's vendor: "intel"
+// or "amd" (kernels/cpu/row_prefetch.h).
+std::string_view prefetch_profile_name();
+
 // Quantize an activation row of n floats to vec_dot_type(weight_type) into `dst`
 // (row_bytes(vec_dot_type(weight_type), n) bytes), with the fastest variant.
 void quantize_activation(TensorType weight_type, const float* x, void* dst, int64_t n);

@@ -1,18 +1,26 @@
 // Software prefetch for decode's multi-row kernels (TypeKernels::vec_dot_rows).
 //
-// Decode streams every weight row once, four rows at a time, block by block. This machine's
-// hardware prefetcher does little for that (without software prefetch a Q4_K kernel read 6.5-7.7
-// GB/s from DRAM per thread, with it 9-11), so while a block of rows r0..r0+3 is multiplied the
-// kernels ask for the same bytes of later rows, at two distances:
-// - into L1, at least kNearBytes ahead, where the data is needed soon;
-// - into L2, at least kFarBytes ahead, so that more lines are in flight than L1's fill buffers
-//   allow.
+// Decode streams every weight row once, four rows at a time, block by block. While a block of
+// rows is multiplied the kernels ask for the same bytes of later rows, at up to two distances:
+// - into L1, at least `near` bytes ahead, where the data is needed soon;
+// - into L2, at least `far` bytes ahead, so that more lines are in flight than L1's fill buffers
+//   allow (far 0: none).
 // Distances are whole steps of `rows` rows, so the prefetched bytes are the ones the same block
 // of a later step will read: 4 for kernels that take four adjacent rows per step, 1 for those
-// that take one row from each quarter of a call (row_quarters.h). With 1152-byte rows (2048 Q4_K or Q4_0 values) the first distance
-// used to be one group (4.6 KiB ahead), too close for DRAM's latency under load: the two
-// distances below measured 10.8-11.1 GB/s per thread against 9.1-9.8 (single-thread microbenchmark
-// over 1 GiB of huge pages); 8192-value rows, 18 KiB per group, were already far enough.
+// that take one row from each quarter of a call (row_quarters.h).
+//
+// The distances that pay differ between CPUs, so they come from a profile chosen once from the
+// CPU's vendor (prefetch_profile(), kernels.cpp):
+// - Intel (the Xeon VM of the earlier measurements): its hardware prefetcher does little for rows
+//   of a few KiB (a Q4_K kernel without software prefetch read 6.5-7.7 GB/s per thread from DRAM,
+//   with one group of rows ahead 9-10, with both distances 11): adjacent rows 8 KiB / 16 KiB,
+//   quarters 4 KiB / 8 KiB (row_quarters.h).
+// - AMD (the Zen 5 EPYC VM, two threads reading 50-70 GB/s): the L2 prefetch costs more than it
+//   brings, its hardware prefetchers keep the streams going. Kernels over 1 GiB, 2 threads,
+//   median of 5 interleaved runs: without the L2 prefetch Q4_0 45 -> 65 GB/s (2048-wide rows) and
+//   43 -> 66 (8192-wide), Q8_0 46 -> 60 and 46 -> 51, Q4_K 45 -> 66 and 41 -> 46-48, Q6_K (adjacent
+//   rows) 46 -> 47 and 48 -> 53. Into L1 the quarters take the next row of their quarter only:
+//   with 4 KiB, 2048-wide rows streamed 7-16% slower.
 // Prefetches never fault, so reading past the matrix's end is harmless.
 #pragma once
 
@@ -24,21 +32,32 @@
 
 namespace strata::cpu::detail {
 
+// How far ahead to prefetch, in bytes (rounded up to whole steps); far 0: no L2 prefetch.
+struct PrefetchDistances {
+  uint64_t near, far;
+};
+
+struct PrefetchProfile {
+  const char* name;             // "intel" or "amd": for benchmarks' records
+  PrefetchDistances adjacent;   // kernels that take four adjacent rows per step
+  PrefetchDistances quarters;   // kernels that take their rows by quarters (row_quarters.h)
+};
+
+// The profile of this CPU, chosen once (kernels.cpp).
+const PrefetchProfile& prefetch_profile();
+
 class RowPrefetch {
  public:
-  static constexpr uint64_t kNearBytes = 8192, kFarBytes = 16384;
-
-  // Rows `stride` bytes apart, a step moving on by `rows` rows; the distances are at least
-  // `near_bytes` and `far_bytes` (kernels reading four places at once, row_quarters.h, use less).
-  RowPrefetch(uint64_t stride, int rows, uint64_t near_bytes = kNearBytes, uint64_t far_bytes = kFarBytes)
-      : near_(ahead(stride * rows, near_bytes)), far_(ahead(stride * rows, far_bytes)) {}
+  // Rows `stride` bytes apart, a step moving on by `rows` rows.
+  RowPrefetch(uint64_t stride, int rows, PrefetchDistances d = prefetch_profile().adjacent)
+      : near_(ahead(stride * rows, d.near)), far_(d.far != 0 ? ahead(stride * rows, d.far) : 0) {}
 
   // The `bytes` at p, `near` and `far` ahead.
   void operator()(const void* p, size_t bytes) const {
     const char* c = static_cast<const char*>(p);
     for (size_t off = 0; off < bytes; off += 64) {
       _mm_prefetch(c + near_ + off, _MM_HINT_T0);
-      _mm_prefetch(c + far_ + off, _MM_HINT_T2);
+      if (far_ != 0) _mm_prefetch(c + far_ + off, _MM_HINT_T2);
     }
   }
 

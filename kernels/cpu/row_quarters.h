@@ -14,15 +14,10 @@
 // faster in 5 of 6 pairs. Q6_K, and Q4_K at the AVX2 level, keep adjacent rows.
 //
 // Prefetch (quarter_prefetch): each quarter moves on by one row per step, so a row ahead in its
-// quarter is read four rows of the call later. Into L1 the kernels ask for the next row of the
-// quarter, no further: four streams share L1 and its fill buffers, and lines asked for early sit
-// there (or hold a fill buffer) while the core waits on others. Into L2, at least 8 KiB ahead.
-// On the AMD EPYC (Zen 5) VM, where two threads read 50-70 GB/s, a near distance of 4 KiB left
-// the kernels 7-16% below this (2048-wide rows, 2 threads, 1 GiB, median of 7 interleaved runs:
-// Q4_0 37.0 -> 42.4 GB/s, Q8_0 46.9 -> 50.3, Q4_K 46.0 -> 49.3; 8192-wide rows unchanged, where
-// a row is 4 KiB or more anyway), and tg128 Q4_0 gained 9-26%, Q8_0 2-5%, Q4_K 2-8% in three
-// alternating pairs. A far distance of 16 KiB was 9% slower for 8192-wide Q8_0 rows.
-
+// quarter is read four rows of the call later, and four streams share the core's fill buffers
+// and L1: the distances are shorter than for adjacent rows (row_prefetch.h has the profiles and
+// their figures). Into L1 on AMD only the next row of the quarter, which measured 7-16% faster
+// than 4 KiB for 2048-wide rows on the Zen 5 VM.
 #pragma once
 
 #include <cstdint>
@@ -42,8 +37,7 @@ struct RowQuarters {
   int64_t steps;  // rows per quarter
 };
 
-// Software prefetch for a kernel that takes its rows by RowQuarters: one row ahead into L1, at
-// least 8 KiB ahead into L2 (see above).
-inline RowPrefetch quarter_prefetch(uint64_t stride) { return RowPrefetch(stride, 1, 1, 8192); }
+// Software prefetch for a kernel that takes its rows by RowQuarters (see above).
+inline RowPrefetch quarter_prefetch(uint64_t stride) { return RowPrefetch(stride, 1, prefetch_profile().quarters); }
 
 }  // namespace strata::cpu::detail

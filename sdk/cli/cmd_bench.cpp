@@ -174,6 +174,7 @@ void run_bench(const BenchOptions& o) {
                             {"cpu_features", cpu_features_json()},
                             {"logical_cpus", std::thread::hardware_concurrency()},
                             {"kernels", std::string(cpu::kernel_level_name())},
+                            {"prefetch", std::string(cpu::prefetch_profile_name())},
                             {"kv", o.kv},
                             {"weight_bytes_per_token", per_token},
                             {"weights", std::move(tier_json)},
@@ -185,8 +186,8 @@ void run_bench(const BenchOptions& o) {
     print_json(std::move(out));
     return;
   }
-  std::printf("model %s, %d threads, %s, kernels %s\n", model.name().c_str(), threads, cpu.c_str(),
-              std::string(cpu::kernel_level_name()).c_str());
+  std::printf("model %s, %d threads, %s, kernels %s, prefetch %s\n", model.name().c_str(), threads, cpu.c_str(),
+              std::string(cpu::kernel_level_name()).c_str(), std::string(cpu::prefetch_profile_name()).c_str());
   std::printf("cpu features: %s (%u logical cpus)\n", cpu_features_text().c_str(), std::thread::hardware_concurrency());
   std::printf("weights %s\n", model.weight_residency().c_str());
   if (o.bandwidth)

@@ -237,6 +237,8 @@ TEST(Cli, BenchJsonRecordsTheMachineAndTheDecodeRoofline) {
   EXPECT_FALSE(j.at("cpu").as_string().empty());
   EXPECT_TRUE(j.at("cpu_features").as_object().contains("avx2"));
   EXPECT_GE(j.at("logical_cpus").to_number<int64_t>(), 1);
+  const std::string prefetch(j.at("prefetch").as_string());
+  EXPECT_TRUE(prefetch == "intel" || prefetch == "amd") << prefetch;
   EXPECT_GT(j.at("weight_bytes_per_token").to_number<double>(), 0);
   const auto& bw = j.at("bandwidth").as_object();
   const double bytes_per_s = bw.at("read_bytes_per_s").to_number<double>();
