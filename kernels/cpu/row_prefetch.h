@@ -38,9 +38,9 @@ struct PrefetchDistances {
 };
 
 struct PrefetchProfile {
-  const char* name;             // "intel" or "amd": for benchmarks' records
-  PrefetchDistances adjacent;   // kernels that take four adjacent rows per step
-  PrefetchDistances quarters;   // kernels that take their rows by quarters (row_quarters.h)
+  const char* name;            // "intel" or "amd": for benchmarks' records
+  PrefetchDistances adjacent;  // kernels that take four adjacent rows per step
+  PrefetchDistances quarters;  // kernels that take their rows by quarters (row_quarters.h)
 };
 
 // The profile of this CPU, chosen once (kernels.cpp).
@@ -63,7 +63,9 @@ class RowPrefetch {
 
  private:
   // The smallest whole number (at least 1) of `group` bytes that reaches `bytes`.
-  static uint64_t ahead(uint64_t group, uint64_t bytes) { return std::max<uint64_t>(1, (bytes + group - 1) / group) * group; }
+  static uint64_t ahead(uint64_t group, uint64_t bytes) {
+    return std::max<uint64_t>(1, (bytes + group - 1) / group) * group;
+  }
 
   uint64_t near_, far_;
 };

@@ -40,7 +40,8 @@ Matrix quantized(TensorType type, int64_t rows, int64_t cols, uint32_t seed) {
 TEST(MatMulDecode, ChunkedSharesEqualOneKernelCallForEveryThreadCount) {
   const int64_t cols = 512;
   // Several 64 KiB chunks per share, and a row count that is not a multiple of 4.
-  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K, TensorType::Q4_0, TensorType::Q8_0}) {
+  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K, TensorType::Q4_0, TensorType::Q8_0, TensorType::F16,
+                          TensorType::BF16}) {
     SCOPED_TRACE(tensor_type_name(type));
     const auto vec_dot_rows = cpu::kernels_for(type).vec_dot_rows;
     if (!vec_dot_rows) {
@@ -102,7 +103,8 @@ TEST(MatMulDecode, MatricesOfOneInputRunTogetherAsTheyDoAlone) {
   // Q, K and V shaped: a long matrix, a short one, a middle one; rows in multiples of 4 as in
   // every model, so each row meets the same kernel path either way and agrees bit for bit.
   const int64_t cols = 512;
-  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K, TensorType::Q4_0, TensorType::Q8_0}) {
+  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K, TensorType::Q4_0, TensorType::Q8_0, TensorType::F16,
+                          TensorType::BF16}) {
     SCOPED_TRACE(tensor_type_name(type));
     const int64_t chunk_rows = MatMul::kDecodeChunkBytes / row_bytes(type, cols) / 4 * 4;
     const Matrix a = quantized(type, 3 * chunk_rows + 8, cols, 1), b = quantized(type, 64, cols, 2),

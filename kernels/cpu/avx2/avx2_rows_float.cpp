@@ -33,19 +33,25 @@ inline __m256 widen_bf16(const uint16_t* p) {
 
 struct F32Step : Ymm8 {
   using W = float;
-  static V dot(V acc, const float* w, const float* x) { return _mm256_fmadd_ps(_mm256_loadu_ps(w), _mm256_loadu_ps(x), acc); }
+  static V dot(V acc, const float* w, const float* x) {
+    return _mm256_fmadd_ps(_mm256_loadu_ps(w), _mm256_loadu_ps(x), acc);
+  }
   static float scalar_w(float v) { return v; }
 };
 
 struct F16Step : Ymm8 {
   using W = uint16_t;
-  static V dot(V acc, const uint16_t* w, const float* x) { return _mm256_fmadd_ps(widen_f16(w), _mm256_loadu_ps(x), acc); }
+  static V dot(V acc, const uint16_t* w, const float* x) {
+    return _mm256_fmadd_ps(widen_f16(w), _mm256_loadu_ps(x), acc);
+  }
   static float scalar_w(uint16_t v) { return fp16_to_fp32(v); }
 };
 
 struct BF16Step : Ymm8 {
   using W = uint16_t;
-  static V dot(V acc, const uint16_t* w, const float* x) { return _mm256_fmadd_ps(widen_bf16(w), _mm256_loadu_ps(x), acc); }
+  static V dot(V acc, const uint16_t* w, const float* x) {
+    return _mm256_fmadd_ps(widen_bf16(w), _mm256_loadu_ps(x), acc);
+  }
   static float scalar_w(uint16_t v) { return bf16_to_fp32(v); }
 };
 

@@ -47,7 +47,9 @@ struct F32Step : Zmm {
   using W = float;
   using X = float;
   static constexpr int kElems = 16;
-  static V dot(V acc, const float* w, const float* x) { return _mm512_fmadd_ps(_mm512_loadu_ps(w), _mm512_loadu_ps(x), acc); }
+  static V dot(V acc, const float* w, const float* x) {
+    return _mm512_fmadd_ps(_mm512_loadu_ps(w), _mm512_loadu_ps(x), acc);
+  }
   static float scalar_w(float v) { return v; }
 };
 
@@ -65,7 +67,9 @@ struct BF16Step : Zmm {
   using W = uint16_t;
   using X = float;
   static constexpr int kElems = 16;
-  static V dot(V acc, const uint16_t* w, const float* x) { return _mm512_fmadd_ps(widen_bf16(w), _mm512_loadu_ps(x), acc); }
+  static V dot(V acc, const uint16_t* w, const float* x) {
+    return _mm512_fmadd_ps(widen_bf16(w), _mm512_loadu_ps(x), acc);
+  }
   static float scalar_w(uint16_t v) { return bf16_to_fp32(v); }
 };
 

@@ -62,7 +62,8 @@ GemmTables build() {
       t.has[level][id] = true;
 #if defined(STRATA_KERNELS_X86)
       // vdpbf16ps does twice the float tile's work per instruction, with a layout of its own.
-      if (level == 2 && type == TensorType::BF16 && cpu_features().avx512bf16) t.k[level][id] = detail::gemm_bf16_dot_kernels();
+      if (level == 2 && type == TensorType::BF16 && cpu_features().avx512bf16)
+        t.k[level][id] = detail::gemm_bf16_dot_kernels();
 #endif
     }
   }

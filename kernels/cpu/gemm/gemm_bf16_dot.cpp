@@ -66,7 +66,8 @@ inline __m512bh broadcast_quad(const uint8_t* p) {
 }
 
 // Tokens s0 .. s0 + NT - 1 of one block against the 8 rows of the panel. Even and odd quads go
-// to separate accumulators, so each token has two chains of dependent instructions, not one.
+// to separate accumulators, so each token has two chains of dependent instructions, not one
+// (vdpbf16ps has a longer latency than an FMA; not measured against one chain).
 template <int NT>
 void pass(const uint8_t* panel, int rows, int64_t nq, const uint8_t* blk, int s0, float* y, int64_t y_stride) {
   __m512 acc[2][NT];

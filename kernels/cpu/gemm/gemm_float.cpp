@@ -52,7 +52,8 @@ float widen(uint16_t v) {
 }
 
 template <TensorType kType>
-void tile_reference(const void* panel, int rows, int64_t k, const void* acts, int n_tokens, float* y, int64_t y_stride) {
+void tile_reference(const void* panel, int rows, int64_t k, const void* acts, int n_tokens, float* y,
+                    int64_t y_stride) {
   const auto* w = static_cast<const uint16_t*>(panel);
   const auto* x = static_cast<const float*>(acts);
   const int64_t pairs = gemm_float_pairs(k);

@@ -19,7 +19,9 @@ struct WidenF16 {
   static __m256 load(const void* p) { return _mm256_cvtph_ps(load128(p)); }
 };
 struct WidenBF16 {
-  static __m256 load(const void* p) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(load128(p)), 16)); }
+  static __m256 load(const void* p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(load128(p)), 16));
+  }
 };
 
 inline __m256 broadcast_pair(const float* p) {

@@ -18,7 +18,9 @@ namespace {
 constexpr __mmask16 kAll = 0xFFFF;
 
 struct WidenF16 {
-  static __m512 load(const void* p) { return _mm512_maskz_cvtph_ps(kAll, _mm256_loadu_si256(static_cast<const __m256i*>(p))); }
+  static __m512 load(const void* p) {
+    return _mm512_maskz_cvtph_ps(kAll, _mm256_loadu_si256(static_cast<const __m256i*>(p)));
+  }
 };
 struct WidenBF16 {
   static __m512 load(const void* p) {
@@ -33,33 +35,22 @@ inline __m512 broadcast_pair(const float* p) {
   return _mm512_castpd_ps(_mm512_set1_pd(d));
 }
 
-// Tokens s0 .. s0 + NT - 1 of one block against the 8 rows of the panel.
-// Even and odd pairs go to separate accumulators: with one set, each token's chain of dependent
-// multiply-adds (4 cycles each) would allow no more than the two a cycle the core can start, and
-// in practice fewer (pp128 of a 1B F16 model: 122 -> see docs/tensor-types.md).
+// Tokens s0 .. s0 + NT - 1 of one block against the 8 rows of the panel. (Even and odd pairs in
+// separate accumulators, two chains per token instead of one, measured no faster: pp128 of a 1B
+// F16 model 122 and 114 against 122 tokens/s.)
 template <class Widen, int NT>
 void pass(const uint8_t* panel, int rows, int64_t pairs, const float* blk, int s0, float* y, int64_t y_stride) {
-  __m512 acc[2][NT];
-  for (auto& set : acc)
-    for (auto& a : set) a = _mm512_setzero_ps();
-  int64_t p = 0;
-  for (; p + 2 <= pairs; p += 2) {
-#pragma GCC unroll 2
-    for (int h = 0; h < 2; ++h) {
-      const __m512 w = Widen::load(panel + 32 * (p + h));
-      const float* x = blk + 16 * (p + h) + 2 * s0;
-#pragma GCC unroll 8
-      for (int t = 0; t < NT; ++t) acc[h][t] = _mm512_fmadd_ps(w, broadcast_pair(x + 2 * t), acc[h][t]);
-    }
-  }
-  if (p < pairs) {
+  __m512 acc[NT];
+  for (auto& a : acc) a = _mm512_setzero_ps();
+  for (int64_t p = 0; p < pairs; ++p) {
     const __m512 w = Widen::load(panel + 32 * p);
     const float* x = blk + 16 * p + 2 * s0;
-    for (int t = 0; t < NT; ++t) acc[0][t] = _mm512_fmadd_ps(w, broadcast_pair(x + 2 * t), acc[0][t]);
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; ++t) acc[t] = _mm512_fmadd_ps(w, broadcast_pair(x + 2 * t), acc[t]);
   }
   for (int t = 0; t < NT; ++t) {
     alignas(64) float lanes[16];
-    _mm512_store_ps(lanes, _mm512_add_ps(acc[0][t], acc[1][t]));
+    _mm512_store_ps(lanes, acc[t]);
     for (int r = 0; r < rows; ++r) y[t * y_stride + r] = lanes[2 * r] + lanes[2 * r + 1];
   }
 }
