@@ -11,12 +11,13 @@ namespace strata {
 class ThreadPool;
 
 struct BandwidthResult {
-  double bytes_per_s = 0;  // best of the passes
+  double bytes_per_s = 0;  // the best read of the passes
   uint64_t buffer_bytes = 0;
 };
 
-// Reads a buffer of `bytes` (rounded down to whole 64-byte lines) `passes` times with every thread
-// of the pool, each thread its own contiguous share, and returns the best pass.
+// Reads a buffer of `bytes` `passes` times with every thread of the pool, each thread its own
+// contiguous share, once as one stream and once as four side by side (as the decode kernels read
+// rows), and returns the best read.
 BandwidthResult measure_read_bandwidth(ThreadPool& pool, uint64_t bytes, int passes);
 
 }  // namespace strata

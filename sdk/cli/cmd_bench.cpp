@@ -2,7 +2,10 @@
 // Prompt processing (pp: one forward pass over p tokens) and generation (tg: n single-token
 // passes) in tokens/s, mean and standard deviation over repetitions, as llama-bench reports.
 // --bandwidth first measures the memory read bandwidth and prints the decode roofline (bandwidth
-// / bytes of weights read per generated token) beside the tg figures.
+// / bytes of weights read per generated token) beside the tg figures. It also probes again right
+// before each tg repetition and gives that repetition's share of its own probe's roofline: on a
+// shared host the bandwidth moves from minute to minute (20-73 GB/s on the Zen 5 VM), and a
+// share of a probe taken at another moment says more about the host than about decode.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -130,10 +133,12 @@ void run_bench(const BenchOptions& o) {
     stats.push_back(summarize("pp" + std::to_string(o.prompt), tps));
   }
   WeightStoreStats tg_before{}, tg_after{};
+  std::vector<double> tg_tps, tg_probe;  // per tg repetition: tokens/s and the probe just before it
   if (o.gen > 0) {
-    std::vector<double> tps;
+    std::vector<double>& tps = tg_tps;
     for (int rep = -1; rep < o.reps; ++rep) {
       if (rep == 0) tg_before = model.weight_store().stats();  // the SSD tier's share, warm-up excluded
+      if (o.bandwidth && rep >= 0) tg_probe.push_back(measure_read_bandwidth(pool, uint64_t{1} << 30, 2).bytes_per_s);
       SequenceKvCache kv = new_kv();
       int32_t token = any_token(rng);
       const auto t0 = Clock::now();
@@ -163,7 +168,15 @@ void run_bench(const BenchOptions& o) {
     boost::json::array results;
     for (const auto& s : stats) {
       boost::json::object r{{"test", s.test}, {"tokens_per_s", s.mean}, {"stddev", s.stddev}};
-      if (roofline > 0 && s.test.rfind("tg", 0) == 0) r["roofline_fraction"] = s.mean / roofline;
+      if (roofline > 0 && s.test.rfind("tg", 0) == 0) {
+        r["roofline_fraction"] = s.mean / roofline;
+        boost::json::array paired;
+        for (size_t i = 0; i < tg_tps.size() && i < tg_probe.size(); ++i)
+          paired.push_back({{"tokens_per_s", tg_tps[i]},
+                            {"read_bytes_per_s", tg_probe[i]},
+                            {"roofline_fraction", tg_tps[i] * per_token / tg_probe[i]}});
+        r["paired"] = std::move(paired);
+      }
       results.push_back(std::move(r));
     }
     boost::json::object out{{"model", model.name()},
@@ -201,6 +214,12 @@ void run_bench(const BenchOptions& o) {
         std::printf("| %-8s | %8.2f ± %5.2f | %8.1f%% |\n", s.test.c_str(), s.mean, s.stddev, 100.0 * s.mean / roofline);
       else
         std::printf("| %-8s | %8.2f ± %5.2f | %9s |\n", s.test.c_str(), s.mean, s.stddev, "");
+    }
+    if (!tg_probe.empty()) {
+      std::printf("tg against a probe just before each repetition:");
+      for (size_t i = 0; i < tg_tps.size() && i < tg_probe.size(); ++i)
+        std::printf(" %.1f%% (%.2f GB/s)", 100.0 * tg_tps[i] * per_token / tg_probe[i], tg_probe[i] / 1e9);
+      std::printf("\n");
     }
   } else {
     std::printf("| %-8s | %16s |\n", "test", "tokens/s");
