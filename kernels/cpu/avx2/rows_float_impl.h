@@ -16,11 +16,25 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "kernels/cpu/row_prefetch.h"
 #include "kernels/cpu/row_quarters.h"
 
 namespace strata::cpu::detail {
+
+// The activation row of n 16-bit floats at x widened to floats, once per call, into a buffer each
+// thread keeps: widen_store(dst, src) widens kWidth values, scalar(v) one.
+template <int kWidth, class WidenStore, class Scalar>
+static inline const float* widened_activation(int64_t n, const void* x, WidenStore widen_store, Scalar scalar) {
+  thread_local std::vector<float> buf;
+  if (buf.size() < static_cast<size_t>(n)) buf.resize(static_cast<size_t>(n));
+  const auto* h = static_cast<const uint16_t*>(x);
+  int64_t i = 0;
+  for (; i + kWidth <= n; i += kWidth) widen_store(buf.data() + i, h + i);
+  for (; i < n; ++i) buf[i] = scalar(h[i]);
+  return buf.data();
+}
 
 // out[r] = the dot of rows a[0..R) with x, n elements; prefetches later rows when R is four.
 template <class Step, int R>

@@ -8,8 +8,6 @@
 // an instruction, as the single-row BF16 kernel does (avx512_float.cpp).
 #include <immintrin.h>
 
-#include <vector>
-
 #include "kernels/cpu/avx2/avx2_util.h"
 #include "kernels/cpu/avx2/rows_float_impl.h"
 #include "kernels/cpu/fp16.h"
@@ -53,24 +51,14 @@ struct F32Step : Zmm {
   static float scalar_w(float v) { return v; }
 };
 
-struct F16Step : Zmm {
+// F16 or BF16 weights against the widened activation: `kWiden` widens 16 weights, `kScalar` one.
+template <__m512 (*kWiden)(const uint16_t*), float (*kScalar)(uint16_t)>
+struct HalfStep : Zmm {
   using W = uint16_t;
   using X = float;
   static constexpr int kElems = 16;
-  static V dot(V acc, const uint16_t* w, const float* x) {
-    return _mm512_fmadd_ps(widen_f16(w), _mm512_loadu_ps(x), acc);
-  }
-  static float scalar_w(uint16_t v) { return fp16_to_fp32(v); }
-};
-
-struct BF16Step : Zmm {
-  using W = uint16_t;
-  using X = float;
-  static constexpr int kElems = 16;
-  static V dot(V acc, const uint16_t* w, const float* x) {
-    return _mm512_fmadd_ps(widen_bf16(w), _mm512_loadu_ps(x), acc);
-  }
-  static float scalar_w(uint16_t v) { return bf16_to_fp32(v); }
+  static V dot(V acc, const uint16_t* w, const float* x) { return _mm512_fmadd_ps(kWiden(w), _mm512_loadu_ps(x), acc); }
+  static float scalar_w(uint16_t v) { return kScalar(v); }
 };
 
 // vdpbf16ps: pairs of bf16 products (exact in float) added to each float lane, rounding to
@@ -86,30 +74,15 @@ struct BF16DotStep : Zmm {
   static float scalar_x(uint16_t v) { return bf16_to_fp32(v); }
 };
 
-// The activation widened to floats, once per call, into a buffer each thread keeps.
-template <class Widen, class Scalar>
-const float* widened(int64_t n, const void* x, Widen widen, Scalar scalar) {
-  thread_local std::vector<float> buf;
-  if (buf.size() < static_cast<size_t>(n)) buf.resize(static_cast<size_t>(n));
-  const auto* h = static_cast<const uint16_t*>(x);
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(buf.data() + i, widen(h + i));
-  for (; i < n; ++i) buf[i] = scalar(h[i]);
-  return buf.data();
-}
-
 void f32_rows(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows) {
   float_rows<F32Step>(n, w, stride, static_cast<const float*>(x), out, rows);
 }
 
-void f16_rows(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows) {
-  const float* xf = widened(n, x, widen_f16, fp16_to_fp32);
-  float_rows<F16Step>(n, w, stride, xf, out, rows);
-}
-
-void bf16_rows(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows) {
-  const float* xf = widened(n, x, widen_bf16, bf16_to_fp32);
-  float_rows<BF16Step>(n, w, stride, xf, out, rows);
+template <__m512 (*kWiden)(const uint16_t*), float (*kScalar)(uint16_t)>
+void half_rows(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows) {
+  const float* xf = widened_activation<16>(
+      n, x, [](float* dst, const uint16_t* src) { _mm512_storeu_ps(dst, kWiden(src)); }, kScalar);
+  float_rows<HalfStep<kWiden, kScalar>>(n, w, stride, xf, out, rows);
 }
 
 void bf16_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows) {
@@ -120,8 +93,8 @@ void bf16_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x, flo
 
 void add_avx512_rows_float(KernelTable& t, bool bf16) {
   slot(t, TensorType::F32).vec_dot_rows = f32_rows;
-  slot(t, TensorType::F16).vec_dot_rows = f16_rows;
-  slot(t, TensorType::BF16).vec_dot_rows = bf16 ? bf16_dot_rows : bf16_rows;
+  slot(t, TensorType::F16).vec_dot_rows = half_rows<widen_f16, fp16_to_fp32>;
+  slot(t, TensorType::BF16).vec_dot_rows = bf16 ? bf16_dot_rows : half_rows<widen_bf16, bf16_to_fp32>;
 }
 
 }  // namespace strata::cpu::detail

@@ -13,11 +13,11 @@
 // exact; vdpbf16ps rounds its sums to nearest even with denormals flushed, as bf16_vec_dot does.
 #include <immintrin.h>
 
-#include <algorithm>
 #include <cassert>
 #include <cstring>
 #include <vector>
 
+#include "kernels/cpu/gemm/gemm_float_layout.h"
 #include "kernels/cpu/gemm/gemm_internal.h"
 #include "kernels/cpu/kernels.h"
 
@@ -94,19 +94,10 @@ void pass(const uint8_t* panel, int rows, int64_t nq, const uint8_t* blk, int s0
 
 void tile(const void* panel, int rows, int64_t k, const void* acts, int n_tokens, float* y, int64_t y_stride) {
   const auto* p = static_cast<const uint8_t*>(panel);
-  const auto* blk = static_cast<const uint8_t*>(acts);
   const int64_t nq = quads(k);
-  for (int t = 0; t < n_tokens; t += kGemmBlockTokens, blk += act_bytes(k)) {
-    const int in_block = std::min(kGemmBlockTokens, n_tokens - t);
-    float* yy = y + t * y_stride;
-    if (in_block == kGemmBlockTokens) {
-      pass<8>(p, rows, nq, blk, 0, yy, y_stride);
-    } else {
-      int s = 0;
-      for (; s + 4 <= in_block; s += 4) pass<4>(p, rows, nq, blk, s, yy + s * y_stride, y_stride);
-      for (; s < in_block; ++s) pass<1>(p, rows, nq, blk, s, yy + s * y_stride, y_stride);
-    }
-  }
+  gemm_float_token_passes<true>(n_tokens, act_bytes(k), acts, [&](const uint8_t* blk, int t, int s, auto nt) {
+    pass<nt()>(p, rows, nq, blk, s, y + (t + s) * y_stride, y_stride);
+  });
 }
 
 }  // namespace

@@ -4,7 +4,6 @@
 // one weight load, and the 8 accumulators are independent chains.
 #include <immintrin.h>
 
-#include <algorithm>
 #include <cstring>
 
 #include "kernels/cpu/gemm/gemm_float_layout.h"
@@ -59,19 +58,10 @@ template <class Widen>
 void tile(const void* panel, int rows, int64_t k, const void* acts, int n_tokens, float* y, int64_t y_stride) {
   const auto* p = static_cast<const uint8_t*>(panel);
   const int64_t pairs = gemm_float_pairs(k);
-  const uint64_t block_floats = gemm_float_act_bytes(k) / 4;
-  const auto* blk = static_cast<const float*>(acts);
-  for (int t = 0; t < n_tokens; t += kGemmBlockTokens, blk += block_floats) {
-    const int in_block = std::min(kGemmBlockTokens, n_tokens - t);
-    float* yy = y + t * y_stride;
-    if (in_block == kGemmBlockTokens) {
-      pass<Widen, 8>(p, rows, pairs, blk, 0, yy, y_stride);
-    } else {
-      int s = 0;
-      for (; s + 4 <= in_block; s += 4) pass<Widen, 4>(p, rows, pairs, blk, s, yy + s * y_stride, y_stride);
-      for (; s < in_block; ++s) pass<Widen, 1>(p, rows, pairs, blk, s, yy + s * y_stride, y_stride);
-    }
-  }
+  gemm_float_token_passes<true>(
+      n_tokens, gemm_float_act_bytes(k), acts, [&](const uint8_t* blk, int t, int s, auto nt) {
+        pass<Widen, nt()>(p, rows, pairs, reinterpret_cast<const float*>(blk), s, y + (t + s) * y_stride, y_stride);
+      });
 }
 
 }  // namespace
