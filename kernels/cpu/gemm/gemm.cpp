@@ -32,39 +32,20 @@ detail::GemmTileFn tile_at(int level, const detail::GemmFormat& f) {
   }
 }
 
-detail::GemmTileFn float_tile_at(int level, TensorType type) {
-  switch (level) {
-    case 0:
-      return detail::gemm_float_tile_reference(type);
-#if defined(STRATA_KERNELS_X86)
-    case 1:
-      return detail::gemm_float_tile_avx2(type);
-    case 2:
-      return detail::gemm_float_tile_avx512(type);
-#endif
-    default:
-      return nullptr;
-  }
-}
-
 GemmTables build() {
   GemmTables t;
   for (uint32_t id = 0; id < detail::kTypeSlots; ++id) {
     const auto type = static_cast<TensorType>(id);
-    GemmKernels base{};
-    const bool quantized = detail::gemm_packers(type, base);
-    if (!quantized && !detail::gemm_float_packers(type, base)) continue;
     for (int level = 0; level < 3; ++level) {
       if (kernels_at_level(type, kLevels[level]) == nullptr) continue;
-      base.tile = quantized ? tile_at(level, *detail::gemm_format(type)) : float_tile_at(level, type);
-      if (base.tile == nullptr) continue;
-      t.k[level][id] = base;
+      GemmKernels k{};
+      if (detail::gemm_packers(type, k))
+        k.tile = tile_at(level, *detail::gemm_format(type));
+      else if (!detail::gemm_float_kernels(type, level, k))
+        continue;
+      if (k.tile == nullptr) continue;
+      t.k[level][id] = k;
       t.has[level][id] = true;
-#if defined(STRATA_KERNELS_X86)
-      // vdpbf16ps does twice the float tile's work per instruction, with a layout of its own.
-      if (level == 2 && type == TensorType::BF16 && cpu_features().avx512bf16)
-        t.k[level][id] = detail::gemm_bf16_dot_kernels();
-#endif
     }
   }
   return t;

@@ -1,6 +1,7 @@
 // The float prefill GEMM's packers and its scalar tile (gemm_float_layout.h): F16 and BF16
 // weights against activations rounded to the weight's format. Packing a panel is a copy into
-// pairs; packing activations rounds and widens them once for every panel that reads them.
+// pairs; packing activations rounds and widens them once for every panel that reads them. Also
+// the choice of each level's float GEMM (gemm_float_kernels).
 #include <cassert>
 #include <cstring>
 #include <vector>
@@ -71,19 +72,36 @@ void tile_reference(const void* panel, int rows, int64_t k, const void* acts, in
 
 }  // namespace
 
-bool gemm_float_packers(TensorType t, GemmKernels& k) {
+bool gemm_float_kernels(TensorType t, int level, GemmKernels& k) {
   if (t != TensorType::F16 && t != TensorType::BF16) return false;
+  const bool f16 = t == TensorType::F16;
+#if defined(STRATA_KERNELS_X86)
+  // vdpbf16ps does twice the float tile's work per instruction, with a layout of its own.
+  if (level == 2 && !f16 && cpu_features().avx512bf16) {
+    k = gemm_bf16_dot_kernels();
+    return true;
+  }
+#endif
   k.panel_bytes = gemm_float_panel_bytes;
   k.act_bytes = gemm_float_act_bytes;
   k.pack_panel = pack_panel;
-  k.pack_act = t == TensorType::F16 ? pack_act<TensorType::F16> : pack_act<TensorType::BF16>;
-  return true;
-}
-
-GemmTileFn gemm_float_tile_reference(TensorType t) {
-  if (t == TensorType::F16) return tile_reference<TensorType::F16>;
-  if (t == TensorType::BF16) return tile_reference<TensorType::BF16>;
-  return nullptr;
+  k.pack_act = f16 ? pack_act<TensorType::F16> : pack_act<TensorType::BF16>;
+  switch (level) {
+    case 0:
+      k.tile = f16 ? tile_reference<TensorType::F16> : tile_reference<TensorType::BF16>;
+      break;
+#if defined(STRATA_KERNELS_X86)
+    case 1:
+      k.tile = gemm_float_tile_avx2(t);
+      break;
+    case 2:
+      k.tile = gemm_float_tile_avx512(t);
+      break;
+#endif
+    default:
+      k.tile = nullptr;
+  }
+  return k.tile != nullptr;
 }
 
 }  // namespace strata::cpu::detail

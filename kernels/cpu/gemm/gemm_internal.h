@@ -22,10 +22,10 @@ GemmTileFn gemm_tile_reference(const GemmFormat& f);
 GemmTileFn gemm_tile_avx2(const GemmFormat& f);    // STRATA_KERNELS_X86 only
 GemmTileFn gemm_tile_avx512(const GemmFormat& f);  // STRATA_KERNELS_X86 only
 
-// The float GEMM of 16-bit float weights, F16 and BF16 (gemm_float_layout.h): its own packers
-// (false for other types) and tiles (nullptr for other types).
-bool gemm_float_packers(TensorType weight_type, GemmKernels& k);
-GemmTileFn gemm_float_tile_reference(TensorType weight_type);
+// The float GEMM of 16-bit float weights, F16 and BF16 (gemm_float_layout.h): the whole table
+// entry at a level (0 reference, 1 avx2, 2 avx512), with AVX512_BF16's own layout for BF16 where
+// the CPU has it; false for other types and levels without it. Then the tiles it picks from.
+bool gemm_float_kernels(TensorType weight_type, int level, GemmKernels& k);
 GemmTileFn gemm_float_tile_avx2(TensorType weight_type);    // STRATA_KERNELS_X86 only
 GemmTileFn gemm_float_tile_avx512(TensorType weight_type);  // STRATA_KERNELS_X86 only
 // BF16 on CPUs with AVX512_BF16: packers and tile of their own layout (gemm_bf16_dot.cpp).
