@@ -30,8 +30,8 @@ void add_avx2_rows_float(KernelTable& t);  // vec_dot_rows of F32, F16, BF16
 void add_avx512_float(KernelTable& t, bool bf16);
 void add_avx512_q4_q5_q8(KernelTable& t);
 void add_avx512_kquants(KernelTable& t);
-void add_avx512_rows_q4_q8(KernelTable& t);  // vec_dot_rows of Q4_0, Q8_0
-void add_avx512_rows_q4_0(KernelTable& t);   // vec_dot_rows of Q4_0 (called by the above)
+void add_avx512_rows_q4_0(KernelTable& t);  // vec_dot_rows of Q4_0
+void add_avx512_rows_q8_0(KernelTable& t);  // vec_dot_rows of Q8_0
 void add_avx512_rows_float(KernelTable& t, bool bf16);  // vec_dot_rows of F32, F16, BF16
 
 }  // namespace strata::cpu::detail

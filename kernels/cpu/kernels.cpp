@@ -147,7 +147,8 @@ Tables build_tables() {
     detail::add_avx512_float(t.levels[2], f.avx512bf16);
     detail::add_avx512_q4_q5_q8(t.levels[2]);
     detail::add_avx512_kquants(t.levels[2]);
-    detail::add_avx512_rows_q4_q8(t.levels[2]);
+    detail::add_avx512_rows_q4_0(t.levels[2]);
+    detail::add_avx512_rows_q8_0(t.levels[2]);
     detail::add_avx512_rows_float(t.levels[2], f.avx512bf16);
     t.available[2] = true;
     t.best = Level::Avx512;
@@ -175,7 +176,7 @@ namespace detail {
 // The figures behind each profile are in row_prefetch.h.
 const PrefetchProfile& prefetch_profile() {
   static const PrefetchProfile intel{"intel", {8192, 16384}, {4096, 8192}};
-  static const PrefetchProfile amd{"amd", {8192, 0}, {1, 0}};
+  static const PrefetchProfile amd{"amd", {8192, 0}, {2048, 0}};
   static const PrefetchProfile& chosen = amd_cpu() ? amd : intel;
   return chosen;
 }

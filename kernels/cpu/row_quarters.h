@@ -9,15 +9,17 @@
 // (microbenchmark over 1 GiB of huge pages, mean of 5 runs): 20.1 -> 22.2 GB/s for 2048-wide
 // rows, 21.7 -> 22.1 for 8192.
 //
-// Q4_0, Q8_0 (rows_q8_0_impl.h, avx512_rows_q4_0.cpp) and AVX-512 Q4_K take their rows so:
-// tg128 +3% (Q4_0) and +1-10% (Q8_0) in A/B runs alternating with adjacent rows, 2 threads; Q4_K
-// faster in 5 of 6 pairs. Q6_K, and Q4_K at the AVX2 level, keep adjacent rows.
+// Q4_0, Q8_0 (rows_q8_0_impl.h, avx512_rows_q4_0.cpp, avx512_rows_q8_0.cpp), AVX-512 Q4_K and the
+// float types take their rows so: tg128 +3% (Q4_0) and +1-10% (Q8_0) in A/B runs alternating with
+// adjacent rows, 2 threads; Q4_K faster in 5 of 6 pairs. Q6_K, and Q4_K at the AVX2 level, keep
+// adjacent rows: AVX-512 Q6_K by quarters streamed slower on the Zen 5 VM (2 threads, 512 MiB,
+// 2048-wide rows 43 -> 37-38 GB/s, 8192-wide 56 -> 40); its kernel is bound by instructions
+// (35 GB/s on one core with rows in L2), and the hardware prefetcher follows one stream better.
 //
-// Prefetch (quarter_prefetch): each quarter moves on by one row per step, so a row ahead in its
-// quarter is read four rows of the call later, and four streams share the core's fill buffers
-// and L1: the distances are shorter than for adjacent rows (row_prefetch.h has the profiles and
-// their figures). Into L1 on AMD only the next row of the quarter, which measured 7-16% faster
-// than 4 KiB for 2048-wide rows on the Zen 5 VM.
+// Prefetch (quarter_prefetch): a quarter's rows are contiguous, so each quarter is one stream and
+// its distances are plain bytes ahead in it (in the same row or the next of the quarter). Four
+// streams share the core's fill buffers and L1, so the distances are shorter than for adjacent
+// rows: on AMD 2 KiB into L1 (row_prefetch.h has the profiles and their figures).
 #pragma once
 
 #include <cstdint>
@@ -38,6 +40,6 @@ struct RowQuarters {
 };
 
 // Software prefetch for a kernel that takes its rows by RowQuarters (see above).
-inline RowPrefetch quarter_prefetch(uint64_t stride) { return RowPrefetch(stride, 1, prefetch_profile().quarters); }
+inline RowPrefetch quarter_prefetch() { return RowPrefetch::in_stream(prefetch_profile().quarters); }
 
 }  // namespace strata::cpu::detail

@@ -67,7 +67,7 @@ static inline void float_rows(int64_t n, const void* w, uint64_t stride, const t
     return reinterpret_cast<const W*>(static_cast<const uint8_t*>(w) + static_cast<uint64_t>(r) * stride);
   };
   const RowQuarters quarters(rows);
-  const RowPrefetch prefetch = quarter_prefetch(stride);
+  const RowPrefetch prefetch = quarter_prefetch();
   for (int64_t step = 0; step < quarters.steps; ++step) {
     const W* a[4];
     float* sums[4];

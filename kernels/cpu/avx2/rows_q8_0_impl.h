@@ -65,7 +65,7 @@ static inline void rows_with_q8_0(int64_t n, const void* w, uint64_t stride, con
   const int64_t nb = n / 32;
   const auto* y = static_cast<const BlockQ8_0*>(x);
   const RowQuarters quarters(rows);
-  const RowPrefetch prefetch = quarter_prefetch(stride);
+  const RowPrefetch prefetch = quarter_prefetch();
   for (int64_t step = 0; step < quarters.steps; ++step) {
     const Block* a[kRows];
     for (int r = 0; r < kRows; ++r)

@@ -221,7 +221,7 @@ void q4_k_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x,
   const auto* y = static_cast<const BlockQ8_K*>(x);
   const auto* base = static_cast<const uint8_t*>(w);
   const RowQuarters quarters(rows);
-  const RowPrefetch prefetch = quarter_prefetch(stride);
+  const RowPrefetch prefetch = quarter_prefetch();
   for (int64_t step = 0; step < quarters.steps; ++step) {
     const BlockQ4_K* a[kRows];
     __m512 acc[kRows];

@@ -82,14 +82,14 @@ void prepare(const BlockQ8_0* y, int64_t groups, PreparedGroup* out) {
 
 // Four rows (a[r], `groups` groups each, one from each quarter of the call: row_quarters.h)
 // against the prepared activation; their sums go to *out[r].
-void four_rows(int64_t groups, const BlockQ4_0* const* a, const PreparedGroup* x, uint64_t stride, float* const* out) {
+void four_rows(int64_t groups, const BlockQ4_0* const* a, const PreparedGroup* x, float* const* out) {
   using L = Q4_0GroupLayout;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   const __m512i blocks0to3 = table(L::kBlocks0to3), blocks4to7 = table(L::kBlocks4to7), scales = table(L::kScales);
   // Which of the eight scales each lane of a four-block product takes.
   const __m512i lane_scale[2] = {_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
                                  _mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7)};
-  const RowPrefetch prefetch = quarter_prefetch(stride);
+  const RowPrefetch prefetch = quarter_prefetch();
   __m512 acc[kRows];
   for (auto& v : acc) v = _mm512_setzero_ps();
   for (int64_t g = 0; g < groups; ++g) {
@@ -132,7 +132,7 @@ void q4_0_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x,
         a[r] = reinterpret_cast<const BlockQ4_0*>(static_cast<const uint8_t*>(w) + row * stride);
         sums[r] = out + row;
       }
-      four_rows(groups, a, prepared.data(), stride, sums);
+      four_rows(groups, a, prepared.data(), sums);
     }
     r0 = quarters.rest();
   }
