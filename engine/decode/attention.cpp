@@ -30,6 +30,7 @@ struct Task {
 // statistics.
 struct Scratch {
   std::vector<float> qt, ot, s, keys, values;
+  std::vector<uint16_t> half;  // decode's query rows rounded to f16
   alignas(64) float limit[kLanes], max[kLanes], inv_sum[kLanes];
   double sum[kLanes];
   void size_for(int head_dim) {
@@ -66,6 +67,23 @@ void for_each_key_tile(const std::vector<KvSpan>& spans, int64_t n_keys, Fn&& fn
   }
 }
 
+// Asks for the K and V rows of one KV head below position n_keys at once. Decode reads them once
+// per token, long after the last token's weights pushed them out of the caches; row after row,
+// each miss waited for the one before.
+void prefetch_head(const std::vector<KvSpan>& spans, int64_t n_keys, int kv_head, int D) {
+  for (const KvSpan& sp : spans) {
+    const int64_t end = std::min(sp.n_tokens, n_keys - sp.first_pos);
+    const int64_t row_bytes = static_cast<int64_t>(sp.format.row_bytes(D));
+    for (const uint8_t* base : {sp.k, sp.v}) {
+      const uint8_t* head = base + kv_head * sp.head_stride;
+      for (int64_t j = 0; j < end; ++j) {
+        const uint8_t* row = head + j * sp.token_stride;
+        for (int64_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(row + off, 0, 3);
+      }
+    }
+  }
+}
+
 // Decode: the few query rows of one token (adjacent heads at q), each dotted with the keys and
 // normalized along its own row of scores ([rows][n_keys]), then the values added up. The same
 // arithmetic as the tiles (attention_tile.h), arranged so that no vector lane idles.
@@ -73,7 +91,16 @@ void attend_rows(const AttentionShape& shape, const float* q, int rows, int64_t 
                  const std::vector<KvSpan>& spans, Scratch& w, float* out) {
   const cpu::AttentionTileKernels& kern = cpu::attention_tile_kernels();
   const int D = shape.head_dim;
-  for (int64_t i = 0; i < int64_t(rows) * D; ++i) w.qt[i] = f16 ? cpu::fp16_to_fp32(cpu::fp32_to_fp16(q[i])) : q[i];
+  prefetch_head(spans, n_keys, kv_head, D);
+  const int64_t n_q = int64_t(rows) * D;
+  if (f16) {  // the vector conversions, which round as fp32_to_fp16 does
+    const cpu::TypeKernels& half = cpu::kernels_for(TensorType::F16);
+    w.half.resize(static_cast<size_t>(n_q));
+    half.from_float(q, w.half.data(), n_q);
+    half.to_float(w.half.data(), w.qt.data(), n_q);
+  } else {
+    std::copy(q, q + n_q, w.qt.begin());
+  }
   if (w.s.size() < size_t(n_keys) * rows) w.s.resize(size_t(n_keys) * rows);
   for_each_key_tile(spans, n_keys, [&](const KvSpan& sp, int64_t j0, int n) {
     decode_rows(sp.format, sp.k + kv_head * sp.head_stride, sp.token_stride, j0, n, D, w.keys.data());

@@ -41,7 +41,7 @@ KvPageRef KvPagePool::allocate() {
   if (!page) {
     page = std::make_unique<KvPage>();
     // Not zero-initialized: every row is written before attention reads it.
-    page->data.reset(new uint8_t[page_bytes_]);
+    page->memory = AlignedBuffer(page_bytes_, ledger_);
   }
   // The deleter keeps the pool alive and hands the page back to it.
   auto self = shared_from_this();
@@ -50,7 +50,7 @@ KvPageRef KvPagePool::allocate() {
 
 KvPageRef KvPagePool::copy(const KvPage& page) {
   KvPageRef fresh = allocate();
-  std::memcpy(fresh->data.get(), page.data.get(), page_bytes_);
+  std::memcpy(fresh->data(), page.data(), page_bytes_);
   return fresh;
 }
 

@@ -35,7 +35,7 @@ std::unique_ptr<SequenceKvCache> SequenceKvCache::from_pages(std::shared_ptr<KvP
     throw Error(ErrorKind::InvalidArgument, std::to_string(pages.size()) + " KV pages cannot hold exactly " +
                                                 std::to_string(n_tokens) + " tokens in pages of " + std::to_string(P));
   for (const auto& p : pages)
-    if (!p || !p->data) throw Error(ErrorKind::InvalidArgument, "restored KV: a page is empty");
+    if (!p || !p->data()) throw Error(ErrorKind::InvalidArgument, "restored KV: a page is empty");
   auto seq = std::make_unique<SequenceKvCache>(std::move(pool), capacity);
   seq->pages_ = std::move(pages);
   seq->size_ = n_tokens;
@@ -60,7 +60,7 @@ void SequenceKvCache::reserve(int64_t n) {
 
 uint8_t* SequenceKvCache::row(int64_t pos, int layer, bool value, int head) const {
   const int64_t P = pool_->page_tokens();
-  return pages_[pos / P]->data.get() + pool_->row_offset(layer, value, head, pos % P);
+  return pages_[pos / P]->data() + pool_->row_offset(layer, value, head, pos % P);
 }
 
 void SequenceKvCache::write(int layer, int64_t pos, int64_t n, const float* k, const float* v) {
@@ -96,7 +96,7 @@ void SequenceKvCache::spans(int layer, int64_t n_tokens, std::vector<KvSpan>& ou
   out.clear();
   const int64_t P = pool_->page_tokens();
   for (int64_t first = 0; first < n_tokens; first += P) {
-    const uint8_t* base = pages_[first / P]->data.get();
+    const uint8_t* base = pages_[first / P]->data();
     KvSpan s;
     s.format = pool_->format();
     s.k = base + pool_->row_offset(layer, false, 0, 0);

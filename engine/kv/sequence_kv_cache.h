@@ -55,7 +55,7 @@ class SequenceKvCache final : public KvCache {
   // Pages in the page table, and read-only access to page i's pool().page_bytes() bytes (for
   // writing snapshots; the layout is in docs/kv-cache.md).
   int64_t page_count() const { return static_cast<int64_t>(pages_.size()); }
-  const uint8_t* page_data(int64_t i) const { return pages_.at(static_cast<size_t>(i))->data.get(); }
+  const uint8_t* page_data(int64_t i) const { return pages_.at(static_cast<size_t>(i))->data(); }
   // The pool this sequence draws from (to build a restored sequence over the same pool).
   const std::shared_ptr<KvPagePool>& shared_pool() const { return pool_; }
 

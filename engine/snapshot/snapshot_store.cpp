@@ -284,7 +284,7 @@ std::vector<KvPageRef> SnapshotStore::read_pages(const std::vector<ChunkRow>& ro
       for (size_t i = t; i < rows.size(); i += n_threads) {
         try {
           read_chunk(options_.dir / rows[i].path, layout, keys[i], static_cast<int64_t>(i), tokens.subspan(i * P, P),
-                     pages[i]->data.get());
+                     pages[i]->data());
         } catch (const Error& e) {
           errors[i] = e.what();
         }

@@ -73,6 +73,32 @@ TEST(KvFormat, Q8RoundTripStaysWithinHalfAStepPerBlock) {
   }
 }
 
+// F16 rows go through the vector conversions: they must round exactly as fp32_to_fp16 (what
+// llama.cpp's f16 cache stores), ties, subnormals, overflow and NaN included, over row lengths
+// with and without a vector tail.
+TEST(KvFormat, F16RowsRoundBitForBitAsTheScalarConversion) {
+  std::mt19937 rng(3);
+  const float specials[] = {0.0f, -0.0f, 1.0f + 1.0f / 2048, 1.0f + 3.0f / 2048, 65504.0f, 65520.0f, 1e6f, -1e6f,
+                            6.0e-8f, 3.0e-8f, 1.0e-5f, -2.9e-8f, INFINITY, -INFINITY, NAN};
+  for (int n : {64, 67, 128}) {
+    const auto f = KvFormat::make(KvType::F16, n);
+    auto x = random_row(rng, n, 4.0f);
+    for (size_t i = 0; i < std::size(specials) && i < size_t(n); ++i) x[size_t(n) - 1 - 4 * i % size_t(n)] = specials[i];
+    std::vector<uint16_t> got(n);
+    std::vector<float> back(n);
+    kv_encode_row(f, x.data(), got.data(), n);
+    kv_decode_row(f, got.data(), back.data(), n);
+    for (int i = 0; i < n; ++i) {
+      ASSERT_EQ(got[i], cpu::fp32_to_fp16(x[i])) << "element " << i << " of " << n << " = " << x[i];
+      const float want = cpu::fp16_to_fp32(got[i]);
+      if (std::isnan(want))
+        EXPECT_TRUE(std::isnan(back[i]));
+      else
+        EXPECT_EQ(back[i], want) << "element " << i;
+    }
+  }
+}
+
 TEST(KvFormat, RefusesRowsItCannotStore) {
   EXPECT_THROW(KvFormat::make(KvType::Q8_0, 48), Error);
   EXPECT_THROW(KvFormat::make(KvType::Q4G, 96, 64), Error);  // 96 is not a multiple of 64
@@ -413,7 +439,7 @@ TEST(KvPages, ASequenceBuiltFromCopiedPagesReadsTheSameAndChecksItsPageCount) {
   std::vector<KvPageRef> pages;
   for (int64_t i = 0; i < 2; ++i) {
     pages.push_back(pool->allocate());
-    std::memcpy(pages.back()->data.get(), src.page_data(i), pool->page_bytes());
+    std::memcpy(pages.back()->data(), src.page_data(i), pool->page_bytes());
   }
   auto copy = SequenceKvCache::from_pages(pool, 100, pages, 16);
   EXPECT_EQ(copy->size(), 16);
