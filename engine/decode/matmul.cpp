@@ -113,11 +113,15 @@ void MatMul::run_gemm(const cpu::GemmKernels& g, const TensorRef& w, const float
 // one session): Q4_K 31.9 -> 33.9 tokens/s, Q4_0 unchanged; a single dispatch counter over 64-row
 // chunks, which interleaves the threads' rows, was 5-10% slower than the fixed shares.
 //
-// A thread takes a quarter of what is left of a share at a time, and at least kDecodeChunkBytes:
-// a few calls per share, so the kernels' set-up per call (the Q4_0 kernel prepares the whole
-// activation) is paid a few times instead of once per 64 KiB, while a thread that finishes early
-// still finds most of a slowed one's share left to take. Fixed 64 KiB chunks were 2-7% slower
-// (tg128 Q4_0 and Q4_K, A/B alternating, 2 threads).
+// A thread takes half of what is left of a share at a time, and at least kDecodeChunkBytes: a few
+// calls per share, while a thread that finishes early still finds part of a slowed one's share
+// left to take. Every call costs: the kernels' set-up (the Q4_0 and Q8_0 kernels prepare the whole
+// activation) and four streams that start cold, their first lines missed before the kernels'
+// software prefetch runs ahead (row_quarters.h). Fixed 64 KiB chunks were 2-7% slower than a
+// quarter of what is left at least 64 KiB (tg128 Q4_0 and Q4_K, A/B alternating, 2 threads, Xeon);
+// on the Zen 5 VM a half at least 256 KiB was faster again: tg128 Q4_0 92-97 -> 100-102 tokens/s
+// (4 rounds alternating), Q4_K and Q8_0 level; one call for the whole own share (nothing left to
+// take) and 128 KiB minimum were slower, 512 KiB level.
 //
 // Several matrices (products) are one run of rows: shares are cut across them, and a call never
 // crosses from one matrix into the next.
@@ -149,7 +153,7 @@ void MatMul::run_decode_rows(VecDotRows vec_dot_rows, std::span<const Product> p
         size_t m = 0;
         while (first_rows_[m + 1] <= begin) ++m;
         const int64_t left = s.end - begin;
-        const int64_t take = std::min({left, first_rows_[m + 1] - begin, std::max(min_rows, left / 4 / 4 * 4)});
+        const int64_t take = std::min({left, first_rows_[m + 1] - begin, std::max(min_rows, left / 2 / 4 * 4)});
         if (!s.next.compare_exchange_weak(begin, begin + take, std::memory_order_relaxed)) continue;
         const int64_t row = begin - first_rows_[m];
         vec_dot_rows(n_in, products[m].w->data + row * rb, rb, xq, products[m].y + row, take);

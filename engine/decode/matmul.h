@@ -39,7 +39,7 @@ class MatMul {
   uint64_t scratch_bytes() const;
 
   // Decode: the fewest rows, in bytes, a thread takes from a share at a time (run_decode_rows).
-  static constexpr uint64_t kDecodeChunkBytes = 64 * 1024;
+  static constexpr uint64_t kDecodeChunkBytes = 256 * 1024;
   // Below this many tokens, packing a panel costs more than the tile saves.
   static constexpr int64_t kGemmMinTokens = 4;
   // Panels (8 rows each) a thread packs and keeps at a time in the GEMM.
