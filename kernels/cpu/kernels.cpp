@@ -185,6 +185,8 @@ const PrefetchProfile& prefetch_profile() {
 
 std::string_view prefetch_profile_name() { return detail::prefetch_profile().name; }
 
+uint64_t quarter_prefetch_bytes() { return detail::prefetch_profile().quarters.near; }
+
 std::string_view kernel_level_name() { return kLevelNames[static_cast<int>(tables().best)]; }
 
 const TypeKernels& reference_kernels(TensorType type) {

@@ -64,6 +64,9 @@ std::string_view kernel_level_name();
 // The decode kernels' software prefetch distances in use, chosen from the CPU's vendor: "intel"
 // or "amd" (kernels/cpu/row_prefetch.h).
 std::string_view prefetch_profile_name();
+// How far ahead, in bytes, the decode kernels that read their rows as four streams ask for lines
+// into L1 on this CPU (the profile's quarters distance; the bandwidth probe reads the same way).
+uint64_t quarter_prefetch_bytes();
 
 // Quantize an activation row of n floats to vec_dot_type(weight_type) into `dst`
 // (row_bytes(vec_dot_type(weight_type), n) bytes), with the fastest variant.

@@ -9,6 +9,7 @@
 #include "engine/threads/thread_pool.h"
 #include "engine/weights/aligned_buffer.h"
 #include "engine/weights/memory_ledger.h"
+#include "kernels/cpu/kernels.h"
 
 namespace strata {
 
@@ -16,15 +17,15 @@ namespace {
 
 // Reads S streams of `len` words each, side by side, from `p` (stream k starts at p + k * len), with
 // eight independent sums per stream so that the loop is bound by loads, not by one add chain; the
-// compiler vectorizes it. With kAhead > 0 each line is asked for kAhead bytes before it is read
+// compiler vectorizes it. With ahead > 0 each line is asked for `ahead` bytes before it is read
 // (into L1), as the decode kernels do. Returns the sum, which keeps the reads from being
 // optimized away.
-template <int S, int kAhead>
-uint64_t read_streams(const uint64_t* p, uint64_t len) {
+template <int S>
+uint64_t read_streams(const uint64_t* p, uint64_t len, uint64_t ahead) {
   uint64_t s[S][8] = {};
   for (uint64_t i = 0; i < len; i += 8)
     for (int k = 0; k < S; ++k) {
-      if constexpr (kAhead > 0) __builtin_prefetch(reinterpret_cast<const char*>(p + k * len + i) + kAhead, 0, 3);
+      if (ahead > 0) __builtin_prefetch(reinterpret_cast<const char*>(p + k * len + i) + ahead, 0, 3);
       for (int j = 0; j < 8; ++j) s[k][j] += p[k * len + i + j];
     }
   uint64_t t = 0;
@@ -53,11 +54,13 @@ BandwidthResult measure_read_bandwidth(ThreadPool& pool, uint64_t bytes, int pas
   // Every pass is read three ways, and the fastest counts: as one sequential stream per thread; as
   // four streams per thread (the thread's share in quarters, read side by side), the way the decode
   // kernels read their rows (kernels/cpu/row_quarters.h); and as four streams with each line asked
-  // for 2 KiB ahead, as the kernels' software prefetch does on AMD (row_prefetch.h). On the Zen 5
+  // for as far ahead as the kernels' software prefetch does (cpu::quarter_prefetch_bytes(): 2 KiB
+  // on AMD; row_prefetch.h). On the Zen 5
   // VM, 2 threads, 1 GiB, median of 7 passes: one stream 38.6 GB/s, four 54.5-66.0, four with the
   // prefetch 76.1-77.3 (1.5 and 3 KiB level, 1 and 4 KiB slower, eight streams 63.8). A probe
   // that reads slower than the kernels do would understate the roofline.
   enum class Way { kOneStream, kFourStreams, kFourStreamsPrefetched };
+  const uint64_t ahead = cpu::quarter_prefetch_bytes();
   for (int p = 0; p < passes; ++p)
     for (Way way : {Way::kOneStream, Way::kFourStreams, Way::kFourStreamsPrefetched}) {
       bytes_read.store(0, std::memory_order_relaxed);
@@ -65,9 +68,9 @@ BandwidthResult measure_read_bandwidth(ThreadPool& pool, uint64_t bytes, int pas
       pool.run([&](int ith, int nth) {
         const uint64_t b = words * ith / nth, e = words * (ith + 1) / nth;
         const uint64_t len = (e - b) / 32 * 8;  // words per stream of four, whole lines
-        const uint64_t sum = way == Way::kOneStream     ? read_streams<1, 0>(buf + b, 4 * len)
-                             : way == Way::kFourStreams ? read_streams<4, 0>(buf + b, len)
-                                                        : read_streams<4, 2048>(buf + b, len);
+        const uint64_t sum = way == Way::kOneStream     ? read_streams<1>(buf + b, 4 * len, 0)
+                             : way == Way::kFourStreams ? read_streams<4>(buf + b, len, 0)
+                                                        : read_streams<4>(buf + b, len, ahead);
         sink.fetch_add(sum, std::memory_order_relaxed);  // keeps the reads from being optimized away
         bytes_read.fetch_add(4 * len * 8, std::memory_order_relaxed);
       });

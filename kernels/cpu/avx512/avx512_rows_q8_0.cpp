@@ -17,10 +17,10 @@
 //   row's scales and pairs in turn: 54 -> 63 GB/s with rows in L2, 58 -> 64 from DRAM (2 threads).
 // Kernel alone, one thread, rows in L2: ~33 -> ~63 GB/s (2048-wide rows) and ~65 (8192-wide).
 #include <cassert>
-#include <vector>
 
 #include "kernels/cpu/avx2/avx2_util.h"
 #include "kernels/cpu/avx2/rows_q8_0_impl.h"
+#include "kernels/cpu/avx512/prepared_rows.h"
 #include "kernels/cpu/avx512/q8_0_group_scales.h"
 #include "kernels/cpu/kernel_table.h"
 #include "kernels/cpu/quant_blocks.h"
@@ -98,22 +98,8 @@ void q8_0_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x,
   const int64_t nb = n / kQK8_0;
   int64_t r0 = 0;
   if (nb % kGroupBlocks == 0 && rows >= kRows) {  // every row shape of the models; others take the shared loop
-    const int64_t groups = nb / kGroupBlocks;
-    thread_local std::vector<PreparedGroup> prepared;
-    if (prepared.size() < static_cast<size_t>(groups)) prepared.resize(static_cast<size_t>(groups));
-    prepare(static_cast<const BlockQ8_0*>(x), groups, prepared.data());
-    const RowQuarters quarters(rows);
-    for (int64_t step = 0; step < quarters.steps; ++step) {
-      const BlockQ8_0* a[kRows];
-      float* sums[kRows];
-      for (int r = 0; r < kRows; ++r) {
-        const int64_t row = quarters.row(step, r);
-        a[r] = reinterpret_cast<const BlockQ8_0*>(static_cast<const uint8_t*>(w) + row * stride);
-        sums[r] = out + row;
-      }
-      four_rows(groups, a, prepared.data(), sums);
-    }
-    r0 = quarters.rest();
+    r0 = rows_with_prepared_activation<PreparedGroup, BlockQ8_0>(nb / kGroupBlocks, w, stride, x, out, rows, prepare,
+                                                              four_rows);
   }
   const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
   rows_with_q8_0<DotVnni, 0x80, BlockQ8_0>(n, static_cast<const uint8_t*>(w) + r0 * stride, stride, x, out + r0,
