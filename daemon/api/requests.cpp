@@ -39,7 +39,9 @@ ApiError wrong_type(std::string_view key, const char* want) {
   return bad_request("invalid_type", "'" + std::string(key) + "' must be " + want);
 }
 
-std::optional<double> number(const json::object& o, std::string_view key, double lo, double hi, bool lo_open = false) {
+// A sampling parameter as the float the sampler will use. The range is checked after rounding to
+// float: 1e-60 is > 0 as a double but 0 as a float, and an open bound must hold for what is kept.
+std::optional<float> number(const json::object& o, std::string_view key, double lo, double hi, bool lo_open = false) {
   const json::value* v = field(o, key);
   if (!v) return std::nullopt;
   double d;
@@ -51,11 +53,12 @@ std::optional<double> number(const json::object& o, std::string_view key, double
     d = static_cast<double>(v->get_uint64());
   else
     throw wrong_type(key, "a number");
-  if (!std::isfinite(d) || d < lo || d > hi || (lo_open && d == lo))
+  const float f = static_cast<float>(d);
+  if (!std::isfinite(d) || f < lo || f > hi || (lo_open && f == lo))
     throw bad_request("invalid_value", "'" + std::string(key) + "' must be in " + (lo_open ? "(" : "[") +
                                            json::serialize(json::value(lo)) + ", " + json::serialize(json::value(hi)) +
                                            "], got " + json::serialize(*v));
-  return d;
+  return f;
 }
 
 // An integer, also when written as an integral float; nullopt when absent.
@@ -175,13 +178,13 @@ void common_fields(const json::object& o, const ParseLimits& limits, bool openai
     r.sampling.top_p = 1.0f;
     r.sampling.min_p = 0.0f;
   }
-  if (auto t = number(o, "temperature", 0, 100)) r.sampling.temperature = static_cast<float>(*t);
-  if (auto t = number(o, "top_p", 0, 1, true)) r.sampling.top_p = static_cast<float>(*t);
+  if (auto t = number(o, "temperature", 0, 100)) r.sampling.temperature = *t;
+  if (auto t = number(o, "top_p", 0, 1, true)) r.sampling.top_p = *t;
   if (auto t = integer(o, "top_k", 0, 1 << 24)) r.sampling.top_k = static_cast<int32_t>(*t);
-  if (auto t = number(o, "min_p", 0, 1)) r.sampling.min_p = static_cast<float>(*t);
-  if (auto t = number(o, "repeat_penalty", 0, 100, true)) r.sampling.repeat_penalty = static_cast<float>(*t);
-  if (auto t = number(o, "frequency_penalty", -2, 2)) r.sampling.frequency_penalty = static_cast<float>(*t);
-  if (auto t = number(o, "presence_penalty", -2, 2)) r.sampling.presence_penalty = static_cast<float>(*t);
+  if (auto t = number(o, "min_p", 0, 1)) r.sampling.min_p = *t;
+  if (auto t = number(o, "repeat_penalty", 0, 100, true)) r.sampling.repeat_penalty = *t;
+  if (auto t = number(o, "frequency_penalty", -2, 2)) r.sampling.frequency_penalty = *t;
+  if (auto t = number(o, "presence_penalty", -2, 2)) r.sampling.presence_penalty = *t;
   if (const json::value* s = field(o, "seed")) {
     if (s->is_uint64())
       r.sampling.seed = s->get_uint64();

@@ -99,6 +99,9 @@ TEST(DaemonRequests, RejectsBadValuesWith400) {
       R"({"model":"m","prompt":"x","temperature":"NaN"})",
       R"({"model":"m","prompt":"x","temperature":-0.1})",
       R"({"model":"m","prompt":"x","top_p":0})",
+      // > 0 as a double but 0 once rounded to the float the sampler keeps (found by the fuzzer).
+      R"({"model":"m","prompt":"x","top_p":9e-72})",
+      R"({"model":"m","prompt":"x","repeat_penalty":1e-50})",
       R"({"model":"m","prompt":"x","stop":[1]})",
       R"({"model":"m","prompt":"x","stop":{"a":1}})",
       R"({"model":"m","prompt":"x","stream":"yes"})",
