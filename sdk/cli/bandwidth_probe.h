@@ -11,13 +11,26 @@ namespace strata {
 class ThreadPool;
 
 struct BandwidthResult {
-  double bytes_per_s = 0;  // the best read of the passes
+  // Sustained: the best window's bytes over its whole time. The roofline uses this one.
+  double bytes_per_s = 0;
+  // The fastest single pass over the buffer (in a window or not): a burst the host allows for a
+  // few milliseconds, above what it sustains over a second.
+  double burst_bytes_per_s = 0;
   uint64_t buffer_bytes = 0;
+  double window_s = 0;  // the length asked of each window
 };
 
-// Reads a buffer of `bytes` `passes` times with every thread of the pool, each thread its own
-// contiguous share, once as one stream and once as four side by side (as the decode kernels read
-// rows), and returns the best read.
-BandwidthResult measure_read_bandwidth(ThreadPool& pool, uint64_t bytes, int passes);
+// How to probe: `passes` single passes each way (pick the fastest way, and a burst figure), then
+// `windows` windows of at least `window_s` seconds read the fastest way pass after pass.
+struct ProbePlan {
+  int passes = 3;
+  int windows = 3;
+  double window_s = 1.0;
+};
+
+// Reads a buffer of `bytes` with every thread of the pool, each thread its own contiguous share:
+// as one stream, as four side by side (as the decode kernels read rows), and as four with the
+// kernels' software prefetch distance; then reads it the fastest way for whole windows.
+BandwidthResult measure_read_bandwidth(ThreadPool& pool, uint64_t bytes, const ProbePlan& plan);
 
 }  // namespace strata

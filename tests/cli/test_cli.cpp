@@ -231,7 +231,7 @@ TEST(Cli, BenchJsonReportsBothTests) {
 
 TEST(Cli, BenchJsonRecordsTheMachineAndTheDecodeRoofline) {
   auto r = strata_cli({"bench", "--model", tiny(), "-p", "0", "-n", "2", "--reps", "1", "--json", "--threads", "1",
-                       "--bandwidth"});
+                       "--bandwidth", "--probe-window", "0.2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = boost::json::parse(r.out).as_object();
   EXPECT_FALSE(j.at("cpu").as_string().empty());
@@ -243,6 +243,10 @@ TEST(Cli, BenchJsonRecordsTheMachineAndTheDecodeRoofline) {
   const auto& bw = j.at("bandwidth").as_object();
   const double bytes_per_s = bw.at("read_bytes_per_s").to_number<double>();
   EXPECT_GT(bytes_per_s, 0);
+  // Sustained over windows of the length asked; a window's rate is a mean of its passes, so never
+  // above the fastest single pass.
+  EXPECT_DOUBLE_EQ(bw.at("window_s").to_number<double>(), 0.2);
+  EXPECT_LE(bytes_per_s, bw.at("burst_read_bytes_per_s").to_number<double>());
   EXPECT_NEAR(bw.at("decode_roofline_tokens_per_s").to_number<double>(),
               bytes_per_s / j.at("weight_bytes_per_token").to_number<double>(), 1e-6 * bytes_per_s);
   const auto& tg = j.at("results").as_array().at(0).as_object();
