@@ -18,6 +18,7 @@
 //   g->pack_act(x + 8 * b * k, k, tokens, k, acts + b * g->act_bytes(k));  // per 8 tokens
 //   g->pack_panel(w_rows, w_row_bytes, rows, k, panel);    // per 8 weight rows (rows <= 8)
 //   g->tile(panel, rows, k, acts, n_tokens, y, y_stride);  // acts: consecutive token blocks
+//   g->tile_pair(panels, rows, k, acts, n_tokens, y, y_stride);  // two panels, where non-null
 #pragma once
 
 #include <cstdint>
@@ -43,6 +44,10 @@ struct GemmKernels {
   // y[t * y_stride + r] = dot(weight row r, activation t) for r < rows, t < n_tokens, with the
   // activations in consecutive blocks of 8 tokens from `acts`.
   void (*tile)(const void* panel, int rows, int64_t k, const void* acts, int n_tokens, float* y, int64_t y_stride);
+  // Two consecutive panels (panel_bytes(k) apart) at once, `rows` 9..16 of their 16 rows, as tile
+  // does for one; nullptr where the level has no wider tile (then tile, panel by panel).
+  void (*tile_pair)(const void* panels, int rows, int64_t k, const void* acts, int n_tokens, float* y,
+                    int64_t y_stride);
 };
 
 // The GEMM kernels of the level kernels_for() uses, or nullptr when that level has none for this

@@ -1,6 +1,6 @@
 // Prefill GEMM (kernels/cpu/gemm.h): at every level, packed panels times packed activations agree
 // with the scalar reference vec_dot of every (row, token), over random shapes whose row and token
-// counts are not multiples of the tile (8 rows x 4 or 8 tokens), on quantized and on random weight
+// counts are not multiples of the tile (8 or 16 rows x 4 or 8 tokens), on quantized and on random weight
 // bytes (with tamed scales; F16 and BF16: every element), block types and F16 / BF16 alike;
 // outputs outside the tile's rows stay untouched.
 #include <gtest/gtest.h>
@@ -66,29 +66,35 @@ Problem make_problem(TensorType t, int64_t rows, int64_t tokens, int64_t k, bool
   return p;
 }
 
-// Runs the GEMM the way MatMul does: pack every token, then every panel of 8 rows, one tile call
-// per panel over all tokens. y is tokens x y_stride; y_stride > rows leaves a column of sentinels.
-std::vector<float> run_gemm(const GemmKernels& g, const Problem& p, int64_t y_stride) {
+// Runs the GEMM the way MatMul does: pack every token, then the panels of 8 rows, one tile call
+// per panel over all tokens, or with `pairs` one tile_pair call per two adjacent panels (packed
+// one after the other) and tile for an odd last one. y is tokens x y_stride; y_stride > rows
+// leaves a column of sentinels.
+std::vector<float> run_gemm(const GemmKernels& g, const Problem& p, int64_t y_stride, bool pairs) {
   const uint64_t bb = g.act_bytes(p.k), rb = p.w.size() / p.rows;
   const int64_t B = kGemmBlockTokens, blocks = (p.tokens + B - 1) / B;
   std::vector<uint8_t> acts(bb * blocks);
   for (int64_t b = 0; b < blocks; ++b)
     g.pack_act(p.x.data() + b * B * p.k, p.k, static_cast<int>(std::min(B, p.tokens - b * B)), p.k, acts.data() + b * bb);
-  std::vector<uint8_t> panel(g.panel_bytes(p.k));
+  const uint64_t pb = g.panel_bytes(p.k);
+  std::vector<uint8_t> panels(2 * pb);
   std::vector<float> y(static_cast<size_t>(p.tokens * y_stride), -12345.0f);
-  for (int64_t r0 = 0; r0 < p.rows; r0 += kGemmPanelRows) {
-    const int rows = static_cast<int>(std::min<int64_t>(kGemmPanelRows, p.rows - r0));
-    g.pack_panel(p.w.data() + r0 * rb, rb, rows, p.k, panel.data());
-    g.tile(panel.data(), rows, p.k, acts.data(), static_cast<int>(p.tokens), y.data() + r0, y_stride);
+  for (int64_t r0 = 0; r0 < p.rows;) {
+    const bool pair = pairs && r0 + kGemmPanelRows < p.rows;
+    const int rows = static_cast<int>(std::min<int64_t>(kGemmPanelRows * (pair ? 2 : 1), p.rows - r0));
+    for (int i = 0; i * kGemmPanelRows < rows; ++i) {
+      const int in_panel = std::min(kGemmPanelRows, rows - i * kGemmPanelRows);
+      g.pack_panel(p.w.data() + (r0 + i * kGemmPanelRows) * rb, rb, in_panel, p.k, panels.data() + i * pb);
+    }
+    (pair ? g.tile_pair : g.tile)(panels.data(), rows, p.k, acts.data(), static_cast<int>(p.tokens), y.data() + r0,
+                                  y_stride);
+    r0 += rows;
   }
   return y;
 }
 
-void check(const std::string& level, TensorType t, const Problem& p) {
-  const GemmKernels* g = gemm_kernels_at_level(t, level);
-  ASSERT_NE(g, nullptr);
-  const int64_t y_stride = p.rows + 3;
-  const std::vector<float> y = run_gemm(*g, p, y_stride);
+void check_outputs(const std::string& level, TensorType t, const Problem& p, const std::vector<float>& y,
+                   int64_t y_stride, bool pairs) {
   const TensorType a = vec_dot_type(t);
   const uint64_t rb = p.w.size() / p.rows, xb = row_bytes(a, static_cast<uint64_t>(p.k));
   std::vector<uint8_t> xq(xb);
@@ -107,10 +113,21 @@ void check(const std::string& level, TensorType t, const Problem& p) {
       for (int64_t i = 0; i < p.k; ++i) sum_abs += std::fabs(static_cast<double>(wf[i]) * xf[i]);
       const float ref = reference_kernels(t).vec_dot(p.k, wr, xq.data());
       ASSERT_NEAR(y[tok * y_stride + r], ref, bound * sum_abs + 1e-30)
-          << level << " " << tensor_type_name(t) << " rows=" << p.rows << " tokens=" << p.tokens << " k=" << p.k
-          << " at row " << r << " token " << tok;
+          << level << (pairs ? " (tile_pair)" : "") << " " << tensor_type_name(t) << " rows=" << p.rows
+          << " tokens=" << p.tokens << " k=" << p.k << " at row " << r << " token " << tok;
     }
     for (int64_t r = p.rows; r < y_stride; ++r) ASSERT_EQ(y[tok * y_stride + r], -12345.0f) << "wrote past the rows";
+  }
+}
+
+void check(const std::string& level, TensorType t, const Problem& p) {
+  const GemmKernels* g = gemm_kernels_at_level(t, level);
+  ASSERT_NE(g, nullptr);
+  const int64_t y_stride = p.rows + 3;
+  // Panel by panel; and where the level has a wider tile, two panels at a time.
+  for (bool pairs : {false, true}) {
+    if (pairs && g->tile_pair == nullptr) continue;
+    check_outputs(level, t, p, run_gemm(*g, p, y_stride, pairs), y_stride, pairs);
   }
 }
 
@@ -124,7 +141,8 @@ TEST_P(Gemm, MatchesReferenceVecDotOnRaggedShapes) {
   // Float types (one element a block) take 33 elements a unit: odd lengths that end mid-pair.
   const int64_t be = test::block_elems(t) > 1 ? test::block_elems(t) : 33;
   // Fixed edge shapes (one row, one token, exact tiles) and random ones.
-  std::vector<std::tuple<int64_t, int64_t, int64_t>> shapes = {{1, 1, 1}, {8, 8, 2}, {8, 4, 1}, {9, 9, 3}, {7, 17, 2}, {24, 9, be == 32 ? 64 : 8}};
+  std::vector<std::tuple<int64_t, int64_t, int64_t>> shapes = {{1, 1, 1}, {8, 8, 2}, {8, 4, 1}, {9, 9, 3}, {7, 17, 2}, {24, 9, be == 32 ? 64 : 8},
+                                                                {16, 16, 2}};
   for (int i = 0; i < 8; ++i) shapes.emplace_back(1 + rng() % 27, 1 + rng() % 21, 1 + rng() % (be == 32 ? 40 : 6));
   uint32_t seed = 1;
   for (const auto& [rows, tokens, blocks] : shapes) {

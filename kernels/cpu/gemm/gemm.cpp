@@ -39,8 +39,12 @@ GemmTables build() {
     for (int level = 0; level < 3; ++level) {
       if (kernels_at_level(type, kLevels[level]) == nullptr) continue;
       GemmKernels k{};
-      if (detail::gemm_packers(type, k))
+      if (detail::gemm_packers(type, k)) {
         k.tile = tile_at(level, *detail::gemm_format(type));
+#if defined(STRATA_KERNELS_X86)
+        if (level == 2) k.tile_pair = detail::gemm_tile_pair_avx512(*detail::gemm_format(type));
+#endif
+      }
       else if (!detail::gemm_float_kernels(type, level, k))
         continue;
       if (k.tile == nullptr) continue;

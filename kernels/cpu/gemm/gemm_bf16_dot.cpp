@@ -102,6 +102,6 @@ void tile(const void* panel, int rows, int64_t k, const void* acts, int n_tokens
 
 }  // namespace
 
-GemmKernels gemm_bf16_dot_kernels() { return {panel_bytes, act_bytes, pack_panel, pack_act, tile}; }
+GemmKernels gemm_bf16_dot_kernels() { return {panel_bytes, act_bytes, pack_panel, pack_act, tile, nullptr}; }
 
 }  // namespace strata::cpu::detail

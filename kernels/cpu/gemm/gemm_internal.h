@@ -21,6 +21,8 @@ bool gemm_packers(TensorType weight_type, GemmKernels& k);
 GemmTileFn gemm_tile_reference(const GemmFormat& f);
 GemmTileFn gemm_tile_avx2(const GemmFormat& f);    // STRATA_KERNELS_X86 only
 GemmTileFn gemm_tile_avx512(const GemmFormat& f);  // STRATA_KERNELS_X86 only
+// GemmKernels::tile_pair of the AVX-512 level (16 rows per pass), or nullptr.
+GemmTileFn gemm_tile_pair_avx512(const GemmFormat& f);  // STRATA_KERNELS_X86 only
 
 // The float GEMM of 16-bit float weights, F16 and BF16 (gemm_float_layout.h): the whole table
 // entry at a level (0 reference, 1 avx2, 2 avx512), with AVX512_BF16's own layout for BF16 where
