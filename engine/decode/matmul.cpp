@@ -109,63 +109,6 @@ void MatMul::run_gemm(const cpu::GemmKernels& g, const TensorRef& w, const float
   });
 }
 
-// Decode: each thread streams its own contiguous share of the rows, front to back, so its
-// prefetches run on from call to call as in one long call. A thread that finishes its share takes
-// what is left of the others', so one slowed down by the OS or a neighbour on the host no longer
-// holds up the whole product. Measured against one call per fixed share (tg128, 2 threads, A/B in
-// one session): Q4_K 31.9 -> 33.9 tokens/s, Q4_0 unchanged; a single dispatch counter over 64-row
-// chunks, which interleaves the threads' rows, was 5-10% slower than the fixed shares.
-//
-// A thread takes half of what is left of a share at a time, and at least kDecodeChunkBytes: a few
-// calls per share, while a thread that finishes early still finds part of a slowed one's share
-// left to take. Every call costs: the kernels' set-up (the Q4_0 and Q8_0 kernels prepare the whole
-// activation) and four streams that start cold, their first lines missed before the kernels'
-// software prefetch runs ahead (row_quarters.h). Fixed 64 KiB chunks were 2-7% slower than a
-// quarter of what is left at least 64 KiB (tg128 Q4_0 and Q4_K, A/B alternating, 2 threads, Xeon);
-// on the Zen 5 VM a half at least 256 KiB was faster again: tg128 Q4_0 92-97 -> 100-102 tokens/s
-// (4 rounds alternating), Q4_K and Q8_0 level; one call for the whole own share (nothing left to
-// take) and 128 KiB minimum were slower, 512 KiB level.
-//
-// Several matrices (products) are one run of rows: shares are cut across them, and a call never
-// crosses from one matrix into the next.
-void MatMul::run_decode_rows(VecDotRows vec_dot_rows, std::span<const Product> products, const uint8_t* xq,
-                             ThreadPool& pool) {
-  const int64_t n_in = products[0].w->cols();
-  const uint64_t rb = products[0].w->row_bytes();
-  first_rows_.resize(products.size() + 1);
-  first_rows_[0] = 0;
-  for (size_t i = 0; i < products.size(); ++i) first_rows_[i + 1] = first_rows_[i] + products[i].w->rows();
-  const int64_t n_out = first_rows_.back();
-  const int nth = pool.size();
-  if (n_shares_ < nth) {
-    shares_ = std::make_unique<Share[]>(static_cast<size_t>(nth));
-    n_shares_ = nth;
-  }
-  // Share edges and calls on multiples of 4 rows, as the multi-row kernels take them.
-  for (int t = 0; t < nth; ++t) {
-    shares_[t].next.store(n_out * t / nth / 4 * 4, std::memory_order_relaxed);
-    shares_[t].end = t + 1 == nth ? n_out : n_out * (t + 1) / nth / 4 * 4;
-  }
-  const int64_t min_rows = std::max<int64_t>(4, static_cast<int64_t>(kDecodeChunkBytes / rb) / 4 * 4);
-  // pool.run publishes the shares to the workers, and its completion orders their writes of y.
-  pool.run([&](int ith, int n) {
-    for (int k = 0; k < n; ++k) {
-      Share& s = shares_[(ith + k) % n];  // its own first, then the others'
-      int64_t begin = s.next.load(std::memory_order_relaxed);
-      while (begin < s.end) {
-        size_t m = 0;
-        while (first_rows_[m + 1] <= begin) ++m;
-        const int64_t left = s.end - begin;
-        const int64_t take = std::min({left, first_rows_[m + 1] - begin, std::max(min_rows, left / 2 / 4 * 4)});
-        if (!s.next.compare_exchange_weak(begin, begin + take, std::memory_order_relaxed)) continue;
-        const int64_t row = begin - first_rows_[m];
-        vec_dot_rows(n_in, products[m].w->data + row * rb, rb, xq, products[m].y + row, take);
-        begin = s.next.load(std::memory_order_relaxed);
-      }
-    }
-  });
-}
-
 uint64_t MatMul::quantize_input(TensorType type, const float* x, int64_t n_in, int64_t n_tokens, ThreadPool& pool) {
   const uint64_t act_row_bytes = row_bytes(cpu::vec_dot_type(type), static_cast<uint64_t>(n_in));
   fit(xq_, act_row_bytes * n_tokens);
@@ -191,7 +134,7 @@ void MatMul::run(std::span<const Product> products, const float* x, int64_t n_to
     return;
   }
   quantize_input(w0.type, x, w0.cols(), 1, pool);
-  run_decode_rows(cpu::kernels_for(w0.type).vec_dot_rows, products, xq_.data(), pool);
+  run_decode(cpu::kernels_for(w0.type), products, xq_.data(), pool);
 }
 
 void MatMul::run_vec_dot(const TensorRef& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool) {
@@ -204,7 +147,7 @@ void MatMul::run_vec_dot(const TensorRef& w, const float* x, int64_t n_tokens, f
   const auto vec_dot_rows = kernels.vec_dot_rows;
   if (n_tokens == 1 && vec_dot_rows != nullptr) {
     const Product one{&w, y};
-    return run_decode_rows(vec_dot_rows, std::span<const Product>(&one, 1), xq, pool);
+    return run_decode(kernels, std::span<const Product>(&one, 1), xq, pool);
   }
   const uint64_t w_row_bytes = w.row_bytes();
   // Rows are handed out in chunks: large enough to amortize dispatch, small enough to balance.

@@ -35,6 +35,12 @@ struct TypeKernels {
   // run of rows, which shares the activation's loads and per-block work across several rows.
   // nullptr where a level has no such kernel: call vec_dot per row.
   void (*vec_dot_rows)(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows) = nullptr;
+  // Four runs of `steps` rows each, read side by side: out[q][i] = vec_dot(n, w[q] + i * stride, x)
+  // for q < 4, i < steps. vec_dot_rows reads a call's rows so, one run per quarter of the call;
+  // with the runs given, decode keeps each run going from call to call (row_quarters.h).
+  // nullptr where a level's kernel does not take its rows by quarters.
+  void (*vec_dot_streams)(int64_t n, const void* const w[4], uint64_t stride, const void* x, float* const out[4],
+                          int64_t steps) = nullptr;
 };
 
 // The scalar C++ reference: readable, the yardstick for everything else. A type without kernels

@@ -16,6 +16,10 @@
 // 2048-wide rows 43 -> 37-38 GB/s, 8192-wide 56 -> 40); its kernel is bound by instructions
 // (35 GB/s on one core with rows in L2), and the hardware prefetcher follows one stream better.
 //
+// Decode's shares (engine/decode/matmul.cpp) are four streams each for a whole matrix product,
+// and a call takes the next rows of all four (vec_dot_streams): the streams then run on from call
+// to call instead of starting four new ones at every call.
+//
 // Prefetch (quarter_prefetch): a quarter's rows are contiguous, so each quarter is one stream and
 // its distances are plain bytes ahead in it (in the same row or the next of the quarter). Four
 // streams share the core's fill buffers and L1, so the distances are shorter than for adjacent
@@ -28,16 +32,44 @@
 
 namespace strata::cpu::detail {
 
-struct RowQuarters {
-  explicit RowQuarters(int64_t rows) : steps(rows / 4) {}
+// Four runs of rows read side by side, one row of each per step: run q's row i starts at
+// w[q] + i * stride and its result goes to out[q][i]. A call's quarters (below) are four such
+// runs; so are the four streams decode keeps over a thread's share (TypeKernels::vec_dot_streams).
+struct RowStreams {
+  const uint8_t* w[4];
+  float* out[4];
+  uint64_t stride;
+  int64_t steps;  // rows per run
 
-  // The row of quarter q (0..3) at step i (0..steps - 1).
-  int64_t row(int64_t i, int q) const { return q * steps + i; }
-  // The first of the rows left over, after the four quarters.
-  int64_t rest() const { return 4 * steps; }
-
-  int64_t steps;  // rows per quarter
+  const uint8_t* row(int64_t i, int q) const { return w[q] + static_cast<uint64_t>(i) * stride; }
+  float* result(int64_t i, int q) const { return out[q] + i; }
 };
+
+inline RowStreams row_streams(const void* const w[4], uint64_t stride, float* const out[4], int64_t steps) {
+  RowStreams s{};
+  for (int q = 0; q < 4; ++q) {
+    s.w[q] = static_cast<const uint8_t*>(w[q]);
+    s.out[q] = out[q];
+  }
+  s.stride = stride;
+  s.steps = steps;
+  return s;
+}
+
+// The first 4 * (rows / 4) rows of a call by quarters: run q is rows [q * s, (q + 1) * s), s = rows / 4.
+// The rows from quarters_end(rows) on (fewer than four) are left to the caller.
+inline RowStreams row_quarters(const void* w, uint64_t stride, float* out, int64_t rows) {
+  RowStreams s{};
+  const int64_t steps = rows / 4;
+  for (int q = 0; q < 4; ++q) {
+    s.w[q] = static_cast<const uint8_t*>(w) + static_cast<uint64_t>(q * steps) * stride;
+    s.out[q] = out + q * steps;
+  }
+  s.stride = stride;
+  s.steps = steps;
+  return s;
+}
+inline int64_t quarters_end(int64_t rows) { return rows / 4 * 4; }
 
 // Software prefetch for a kernel that takes its rows by RowQuarters (see above).
 inline RowPrefetch quarter_prefetch() { return RowPrefetch::in_stream(prefetch_profile().quarters); }

@@ -49,11 +49,23 @@ void f32_rows(int64_t n, const void* w, uint64_t stride, const void* x, float* o
   float_rows<F32Step>(n, w, stride, static_cast<const float*>(x), out, rows);
 }
 
+void f32_streams(int64_t n, const void* const w[4], uint64_t stride, const void* x, float* const out[4], int64_t steps) {
+  float_streams<F32Step>(n, row_streams(w, stride, out, steps), static_cast<const float*>(x));
+}
+
 template <__m256 (*kWiden)(const uint16_t*), float (*kScalar)(uint16_t)>
 void half_rows(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows) {
   const float* xf = widened_activation<8>(
       n, x, [](float* dst, const uint16_t* src) { _mm256_storeu_ps(dst, kWiden(src)); }, kScalar);
   float_rows<HalfStep<kWiden, kScalar>>(n, w, stride, xf, out, rows);
+}
+
+template <__m256 (*kWiden)(const uint16_t*), float (*kScalar)(uint16_t)>
+void half_streams(int64_t n, const void* const w[4], uint64_t stride, const void* x, float* const out[4],
+                  int64_t steps) {
+  const float* xf = widened_activation<8>(
+      n, x, [](float* dst, const uint16_t* src) { _mm256_storeu_ps(dst, kWiden(src)); }, kScalar);
+  float_streams<HalfStep<kWiden, kScalar>>(n, row_streams(w, stride, out, steps), xf);
 }
 
 }  // namespace
@@ -62,6 +74,9 @@ void add_avx2_rows_float(KernelTable& t) {
   slot(t, TensorType::F32).vec_dot_rows = f32_rows;
   slot(t, TensorType::F16).vec_dot_rows = half_rows<widen_f16, fp16_to_fp32>;
   slot(t, TensorType::BF16).vec_dot_rows = half_rows<widen_bf16, bf16_to_fp32>;
+  slot(t, TensorType::F32).vec_dot_streams = f32_streams;
+  slot(t, TensorType::F16).vec_dot_streams = half_streams<widen_f16, fp16_to_fp32>;
+  slot(t, TensorType::BF16).vec_dot_streams = half_streams<widen_bf16, bf16_to_fp32>;
 }
 
 }  // namespace strata::cpu::detail

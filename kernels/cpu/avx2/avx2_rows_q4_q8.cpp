@@ -39,11 +39,28 @@ void q8_0_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x,
   });
 }
 
+void q4_0_vec_dot_streams(int64_t n, const void* const w[4], uint64_t stride, const void* x, float* const out[4],
+                          int64_t steps) {
+  assert(n % kQK4_0 == 0);
+  streams_with_q8_0<DotMaddubs, 8, BlockQ4_0>(n, row_streams(w, stride, out, steps), x,
+                                              [](const BlockQ4_0& b) { return unpack_nibbles_32(b.qs); });
+}
+
+void q8_0_vec_dot_streams(int64_t n, const void* const w[4], uint64_t stride, const void* x, float* const out[4],
+                          int64_t steps) {
+  assert(n % kQK8_0 == 0);
+  streams_with_q8_0<DotSigned, 0, BlockQ8_0>(n, row_streams(w, stride, out, steps), x, [](const BlockQ8_0& b) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
+  });
+}
+
 }  // namespace
 
 void add_avx2_rows_q4_q8(KernelTable& t) {
   slot(t, TensorType::Q4_0).vec_dot_rows = q4_0_vec_dot_rows;
   slot(t, TensorType::Q8_0).vec_dot_rows = q8_0_vec_dot_rows;
+  slot(t, TensorType::Q4_0).vec_dot_streams = q4_0_vec_dot_streams;
+  slot(t, TensorType::Q8_0).vec_dot_streams = q8_0_vec_dot_streams;
 }
 
 }  // namespace strata::cpu::detail

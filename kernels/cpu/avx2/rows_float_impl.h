@@ -58,27 +58,30 @@ static inline void float_rows_pass(int64_t n, const typename Step::W* const* a, 
   }
 }
 
+// The rows of four runs (row_quarters.h: a call's quarters, or decode's streams) against x.
+template <class Step>
+static inline void float_streams(int64_t n, const RowStreams& streams, const typename Step::X* x) {
+  using W = typename Step::W;
+  const RowPrefetch prefetch = quarter_prefetch();
+  for (int64_t step = 0; step < streams.steps; ++step) {
+    const W* a[4];
+    float* sums[4];
+    for (int q = 0; q < 4; ++q) {
+      a[q] = reinterpret_cast<const W*>(streams.row(step, q));
+      sums[q] = streams.result(step, q);
+    }
+    float_rows_pass<Step, 4>(n, a, x, &prefetch, sums);
+  }
+}
+
 // vec_dot_rows over `rows` rows `stride` bytes apart, against the activation x (n elements).
 template <class Step>
 static inline void float_rows(int64_t n, const void* w, uint64_t stride, const typename Step::X* x, float* out,
                               int64_t rows) {
   using W = typename Step::W;
-  const auto row_at = [&](int64_t r) {
-    return reinterpret_cast<const W*>(static_cast<const uint8_t*>(w) + static_cast<uint64_t>(r) * stride);
-  };
-  const RowQuarters quarters(rows);
-  const RowPrefetch prefetch = quarter_prefetch();
-  for (int64_t step = 0; step < quarters.steps; ++step) {
-    const W* a[4];
-    float* sums[4];
-    for (int q = 0; q < 4; ++q) {
-      a[q] = row_at(quarters.row(step, q));
-      sums[q] = out + quarters.row(step, q);
-    }
-    float_rows_pass<Step, 4>(n, a, x, &prefetch, sums);
-  }
-  for (int64_t r = quarters.rest(); r < rows; ++r) {
-    const W* a[1] = {row_at(r)};
+  float_streams<Step>(n, row_quarters(w, stride, out, rows), x);
+  for (int64_t r = quarters_end(rows); r < rows; ++r) {
+    const W* a[1] = {reinterpret_cast<const W*>(static_cast<const uint8_t*>(w) + static_cast<uint64_t>(r) * stride)};
     float* sums[1] = {out + r};
     float_rows_pass<Step, 1>(n, a, x, nullptr, sums);
   }

@@ -57,19 +57,17 @@ static inline __m256i offset_correction(__m256i x) {
   }
 }
 
-// `weights(block)`: the block's 32 weights as bytes q + kOffset.
+// The rows of four runs (row_quarters.h); `weights(block)`: the block's 32 weights as bytes
+// q + kOffset.
 template <class Dot, int kOffset, typename Block, typename Weights>
-static inline void rows_with_q8_0(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows,
-                                  Weights weights) {
+static inline void streams_with_q8_0(int64_t n, const RowStreams& streams, const void* x, Weights weights) {
   constexpr int kRows = kDecodeRows;
   const int64_t nb = n / 32;
   const auto* y = static_cast<const BlockQ8_0*>(x);
-  const RowQuarters quarters(rows);
   const RowPrefetch prefetch = quarter_prefetch();
-  for (int64_t step = 0; step < quarters.steps; ++step) {
+  for (int64_t step = 0; step < streams.steps; ++step) {
     const Block* a[kRows];
-    for (int r = 0; r < kRows; ++r)
-      a[r] = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + quarters.row(step, r) * stride);
+    for (int r = 0; r < kRows; ++r) a[r] = reinterpret_cast<const Block*>(streams.row(step, r));
     __m256 acc[kRows];
     for (auto& v : acc) v = _mm256_setzero_ps();
     int64_t b0 = 0;
@@ -99,10 +97,19 @@ static inline void rows_with_q8_0(int64_t n, const void* w, uint64_t stride, con
         acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(s), acc[r]);
       }
     }
-    for (int r = 0; r < kRows; ++r) out[quarters.row(step, r)] = hsum_ps(acc[r]);
+    for (int r = 0; r < kRows; ++r) *streams.result(step, r) = hsum_ps(acc[r]);
   }
-  // Fewer than four rows left: one at a time, same arithmetic.
-  for (int64_t r0 = quarters.rest(); r0 < rows; ++r0) {
+}
+
+// `rows` rows `stride` bytes apart: by quarters, then the fewer than four left one at a time with
+// the same arithmetic.
+template <class Dot, int kOffset, typename Block, typename Weights>
+static inline void rows_with_q8_0(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows,
+                                  Weights weights) {
+  streams_with_q8_0<Dot, kOffset, Block>(n, row_quarters(w, stride, out, rows), x, weights);
+  const int64_t nb = n / 32;
+  const auto* y = static_cast<const BlockQ8_0*>(x);
+  for (int64_t r0 = quarters_end(rows); r0 < rows; ++r0) {
     const auto* a = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + r0 * stride);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {

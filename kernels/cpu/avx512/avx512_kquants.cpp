@@ -220,18 +220,16 @@ inline void q4_k_mins4(const __m128i sc_m[4], const __m128 dd[4], __m512i pair_s
                           acc_m);
 }
 
-void q4_k_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows) {
-  assert(n % kQK_K == 0);
+// The rows of four runs (row_quarters.h: a call's quarters, or decode's streams).
+void q4_k_streams(int64_t n, const RowStreams& streams, const void* x) {
   static_assert(kRows == 4, "q4_k_mins4 takes four rows");
   const auto* y = static_cast<const BlockQ8_K*>(x);
-  const auto* base = static_cast<const uint8_t*>(w);
-  const RowQuarters quarters(rows);
   const RowPrefetch prefetch = quarter_prefetch();
-  for (int64_t step = 0; step < quarters.steps; ++step) {
+  for (int64_t step = 0; step < streams.steps; ++step) {
     const BlockQ4_K* a[kRows];
     __m512 acc[kRows];
     for (int r = 0; r < kRows; ++r) {
-      a[r] = reinterpret_cast<const BlockQ4_K*>(base + quarters.row(step, r) * stride);
+      a[r] = reinterpret_cast<const BlockQ4_K*>(streams.row(step, r));
       acc[r] = _mm512_setzero_ps();
     }
     __m512 acc_m = _mm512_setzero_ps();
@@ -255,10 +253,22 @@ void q4_k_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x,
     alignas(64) float mins[16];
     _mm512_store_ps(mins, acc_m);
     for (int r = 0; r < kRows; ++r)
-      out[quarters.row(step, r)] =
+      *streams.result(step, r) =
           _mm512_reduce_add_ps(acc[r]) - (mins[4 * r] + mins[4 * r + 1] + mins[4 * r + 2] + mins[4 * r + 3]);
   }
-  for (int64_t r = quarters.rest(); r < rows; ++r) out[r] = q4_k_vec_dot(n, base + r * stride, x);
+}
+
+void q4_k_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows) {
+  assert(n % kQK_K == 0);
+  q4_k_streams(n, row_quarters(w, stride, out, rows), x);
+  const auto* base = static_cast<const uint8_t*>(w);
+  for (int64_t r = quarters_end(rows); r < rows; ++r) out[r] = q4_k_vec_dot(n, base + r * stride, x);
+}
+
+void q4_k_vec_dot_streams(int64_t n, const void* const w[4], uint64_t stride, const void* x, float* const out[4],
+                          int64_t steps) {
+  assert(n % kQK_K == 0);
+  q4_k_streams(n, row_streams(w, stride, out, steps), x);
 }
 
 float q5_k_vec_dot(int64_t n, const void* w, const void* x) {
@@ -348,6 +358,7 @@ void add_avx512_kquants(KernelTable& t) {
   slot(t, TensorType::Q5_K).vec_dot = q5_k_vec_dot;
   slot(t, TensorType::Q6_K).vec_dot = q6_k_vec_dot;
   slot(t, TensorType::Q4_K).vec_dot_rows = q4_k_vec_dot_rows;
+  slot(t, TensorType::Q4_K).vec_dot_streams = q4_k_vec_dot_streams;
   slot(t, TensorType::Q6_K).vec_dot_rows = q6_k_vec_dot_rows;
 }
 

@@ -121,16 +121,30 @@ void q4_0_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x,
   const int64_t nb = n / kQK4_0;
   int64_t r0 = 0;
   if (nb % kGroupBlocks == 0 && rows >= kRows) {  // every row shape of the models; others take the general path
-    r0 = rows_with_prepared_activation<PreparedGroup, BlockQ4_0>(nb / kGroupBlocks, w, stride, x, out, rows, prepare,
-                                                              four_rows);
+    rows_with_prepared_activation<PreparedGroup, BlockQ4_0>(nb / kGroupBlocks, row_quarters(w, stride, out, rows), x,
+                                                            prepare, four_rows);
+    r0 = quarters_end(rows);
   }
   const auto unpack = [](const BlockQ4_0& b) { return unpack_nibbles_32(b.qs); };
   rows_with_q8_0<DotVnni, 8, BlockQ4_0>(n, static_cast<const uint8_t*>(w) + r0 * stride, stride, x, out + r0,
                                         rows - r0, unpack);
 }
 
+void q4_0_vec_dot_streams(int64_t n, const void* const w[4], uint64_t stride, const void* x, float* const out[4],
+                          int64_t steps) {
+  assert(n % kQK4_0 == 0);
+  const int64_t nb = n / kQK4_0;
+  const RowStreams streams = row_streams(w, stride, out, steps);
+  if (nb % kGroupBlocks == 0)
+    return rows_with_prepared_activation<PreparedGroup, BlockQ4_0>(nb / kGroupBlocks, streams, x, prepare, four_rows);
+  streams_with_q8_0<DotVnni, 8, BlockQ4_0>(n, streams, x, [](const BlockQ4_0& b) { return unpack_nibbles_32(b.qs); });
+}
+
 }  // namespace
 
-void add_avx512_rows_q4_0(KernelTable& t) { slot(t, TensorType::Q4_0).vec_dot_rows = q4_0_vec_dot_rows; }
+void add_avx512_rows_q4_0(KernelTable& t) {
+  slot(t, TensorType::Q4_0).vec_dot_rows = q4_0_vec_dot_rows;
+  slot(t, TensorType::Q4_0).vec_dot_streams = q4_0_vec_dot_streams;
+}
 
 }  // namespace strata::cpu::detail

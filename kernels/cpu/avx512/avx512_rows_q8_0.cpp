@@ -98,8 +98,9 @@ void q8_0_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x,
   const int64_t nb = n / kQK8_0;
   int64_t r0 = 0;
   if (nb % kGroupBlocks == 0 && rows >= kRows) {  // every row shape of the models; others take the shared loop
-    r0 = rows_with_prepared_activation<PreparedGroup, BlockQ8_0>(nb / kGroupBlocks, w, stride, x, out, rows, prepare,
-                                                              four_rows);
+    rows_with_prepared_activation<PreparedGroup, BlockQ8_0>(nb / kGroupBlocks, row_quarters(w, stride, out, rows), x,
+                                                            prepare, four_rows);
+    r0 = quarters_end(rows);
   }
   const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
   rows_with_q8_0<DotVnni, 0x80, BlockQ8_0>(n, static_cast<const uint8_t*>(w) + r0 * stride, stride, x, out + r0,
@@ -107,8 +108,23 @@ void q8_0_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x,
                                            [&](const BlockQ8_0& b) { return _mm256_xor_si256(load256(b.qs), flip); });
 }
 
+void q8_0_vec_dot_streams(int64_t n, const void* const w[4], uint64_t stride, const void* x, float* const out[4],
+                          int64_t steps) {
+  assert(n % kQK8_0 == 0);
+  const int64_t nb = n / kQK8_0;
+  const RowStreams streams = row_streams(w, stride, out, steps);
+  if (nb % kGroupBlocks == 0)
+    return rows_with_prepared_activation<PreparedGroup, BlockQ8_0>(nb / kGroupBlocks, streams, x, prepare, four_rows);
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  streams_with_q8_0<DotVnni, 0x80, BlockQ8_0>(n, streams, x,
+                                              [&](const BlockQ8_0& b) { return _mm256_xor_si256(load256(b.qs), flip); });
+}
+
 }  // namespace
 
-void add_avx512_rows_q8_0(KernelTable& t) { slot(t, TensorType::Q8_0).vec_dot_rows = q8_0_vec_dot_rows; }
+void add_avx512_rows_q8_0(KernelTable& t) {
+  slot(t, TensorType::Q8_0).vec_dot_rows = q8_0_vec_dot_rows;
+  slot(t, TensorType::Q8_0).vec_dot_streams = q8_0_vec_dot_streams;
+}
 
 }  // namespace strata::cpu::detail

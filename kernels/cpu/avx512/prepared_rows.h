@@ -1,7 +1,7 @@
 // The outer loop of the AVX-512 decode kernels that prepare their activation once per call (Q4_0:
 // avx512_rows_q4_0.cpp, Q8_0: avx512_rows_q8_0.cpp): the Q8_0 activation is arranged group by
-// group into a per-thread buffer, then the rows go four at a time, one from each quarter of the
-// call (row_quarters.h), through the kernel's four-row loop. Include only from files compiled
+// group into a per-thread buffer, then the rows go four at a time, one from each of four runs
+// (row_quarters.h), through the kernel's four-row loop. Include only from files compiled
 // with AVX-512 flags.
 #pragma once
 
@@ -13,29 +13,26 @@
 
 namespace strata::cpu::detail {
 
-// `rows` rows of Block (`groups` groups each), `stride` bytes apart, against the activation x:
+// The rows of four runs (row_quarters.h: a call's quarters, or decode's streams) of Block
+// (`groups` groups each) against the activation x:
 //   prepare(const BlockQ8_0* x, int64_t groups, Prepared* out);
 //   four_rows(int64_t groups, const Block* const rows[4], const Prepared* x, float* const out[4]);
-// Returns the first row not done (the fewer than four left over), for the caller's general loop.
 template <typename Prepared, typename Block, typename Prepare, typename FourRows>
-static inline int64_t rows_with_prepared_activation(int64_t groups, const void* w, uint64_t stride, const void* x,
-                                                    float* out, int64_t rows, Prepare prepare, FourRows four_rows) {
+static inline void rows_with_prepared_activation(int64_t groups, const RowStreams& streams, const void* x,
+                                                 Prepare prepare, FourRows four_rows) {
   thread_local std::vector<Prepared> prepared;
   if (prepared.size() < static_cast<size_t>(groups)) prepared.resize(static_cast<size_t>(groups));
   prepare(static_cast<const BlockQ8_0*>(x), groups, prepared.data());
   constexpr int kRows = 4;
-  const RowQuarters quarters(rows);
-  for (int64_t step = 0; step < quarters.steps; ++step) {
+  for (int64_t step = 0; step < streams.steps; ++step) {
     const Block* a[kRows];
     float* sums[kRows];
     for (int r = 0; r < kRows; ++r) {
-      const int64_t row = quarters.row(step, r);
-      a[r] = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + row * stride);
-      sums[r] = out + row;
+      a[r] = reinterpret_cast<const Block*>(streams.row(step, r));
+      sums[r] = streams.result(step, r);
     }
     four_rows(groups, a, prepared.data(), sums);
   }
-  return quarters.rest();
 }
 
 }  // namespace strata::cpu::detail
