@@ -38,7 +38,8 @@ struct TypeKernels {
   // Four runs of `steps` rows each, read side by side: out[q][i] = vec_dot(n, w[q] + i * stride, x)
   // for q < 4, i < steps. vec_dot_rows reads a call's rows so, one run per quarter of the call;
   // with the runs given, decode keeps each run going from call to call (row_quarters.h).
-  // nullptr where a level's kernel does not take its rows by quarters.
+  // nullptr where a level's kernel does not take its rows by quarters (a level that replaces a
+  // lower level's vec_dot_rows replaces or clears its vec_dot_streams too).
   void (*vec_dot_streams)(int64_t n, const void* const w[4], uint64_t stride, const void* x, float* const out[4],
                           int64_t steps) = nullptr;
 };
