@@ -100,18 +100,19 @@ TEST_P(VecDotStreams, EveryRunMatchesTheReferenceDot) {
       // Two buffers: runs 0, 1 and 3 in the first (run 1 before run 0), run 2 in the second.
       const int64_t rows_a = 3 * steps + 2;
       std::vector<uint8_t> a(stride * rows_a, 0xA5), b(stride * steps, 0x5A);
-      auto fill = [&](std::vector<uint8_t>& buf, int64_t rows) {
+      // (The type is a parameter: clang does not let a lambda capture a structured binding.)
+      auto fill = [&](TensorType type, std::vector<uint8_t>& buf, int64_t rows) {
         for (int64_t r = 0; r < rows; ++r) {
           if (be > 1) {
-            test::fill_random_blocks(t, buf.data() + r * stride, blocks, rng);
+            test::fill_random_blocks(type, buf.data() + r * stride, blocks, rng);
           } else {
             const auto v = test::random_normal(static_cast<size_t>(n), static_cast<uint32_t>(rng()));
-            reference_kernels(t).from_float(v.data(), buf.data() + r * stride, n);
+            reference_kernels(type).from_float(v.data(), buf.data() + r * stride, n);
           }
         }
       };
-      fill(a, rows_a);
-      fill(b, steps);
+      fill(t, a, rows_a);
+      fill(t, b, steps);
       const void* w[4] = {a.data() + (steps + 1) * stride, a.data(), b.data(), a.data() + (2 * steps + 2) * stride};
       const auto xsrc = test::random_normal(static_cast<size_t>(n), static_cast<uint32_t>(rng()));
       auto x = test::row_buffer(act, n);
