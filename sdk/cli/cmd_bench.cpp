@@ -4,9 +4,10 @@
 // passes) in tokens/s, mean and standard deviation over repetitions, as llama-bench reports.
 // --bandwidth first measures the memory read bandwidth and prints the decode roofline (bandwidth
 // / bytes of weights read per generated token) beside the tg figures. It also probes again right
-// before each tg repetition and gives that repetition's share of its own probe's roofline: on a
-// shared host the bandwidth moves from minute to minute (20-73 GB/s on the Zen 5 VM), and a
-// share of a probe taken at another moment says more about the host than about decode. The
+// before and after each tg repetition and gives that repetition's share of the roofline of the
+// two probes' mean: on a shared host the bandwidth moves from minute to minute (20-84 GB/s on the
+// Zen 5 VM), and a share of a probe taken at another moment says more about the host than about
+// decode. The
 // bandwidth is what the host sustains over windows of --probe-window seconds (about as long as a
 // tg128 repetition of a 1B model), not the fastest single pass: bandwidth_probe.cpp.
 #include <chrono>
@@ -138,14 +139,18 @@ void run_bench(const BenchOptions& o) {
     stats.push_back(summarize("pp" + std::to_string(o.prompt), tps));
   }
   WeightStoreStats tg_before{}, tg_after{};
-  std::vector<double> tps_per_rep, probe_per_rep;  // per tg repetition: tokens/s, the probe just before it
+  // Per tg repetition: tokens/s; with --bandwidth the probes are windows between the repetitions,
+  // probes[i] just before repetition i and probes[i + 1] just after it.
+  std::vector<double> tps_per_rep, probes;
+  auto probe = [&] {
+    // A buffer of its own each time (outside the timed loop), so that no 1 GiB is held while a
+    // tiered model decodes under its RAM budget.
+    probes.push_back(measure_read_bandwidth(pool, kProbeBytes, {1, 1, o.probe_window_s}).bytes_per_s);
+  };
   if (o.gen > 0) {
     for (int rep = -1; rep < o.reps; ++rep) {
       if (rep == 0) tg_before = model.weight_store().stats();  // the SSD tier's share, warm-up excluded
-      // A buffer of its own each time (outside the timed loop), so that no 1 GiB is held while a
-      // tiered model decodes under its RAM budget.
-      if (o.bandwidth && rep >= 0)
-        probe_per_rep.push_back(measure_read_bandwidth(pool, kProbeBytes, {1, 1, o.probe_window_s}).bytes_per_s);
+      if (o.bandwidth && rep == 0) probe();
       SequenceKvCache kv = new_kv();
       int32_t token = any_token(rng);
       const auto t0 = Clock::now();
@@ -155,14 +160,19 @@ void run_bench(const BenchOptions& o) {
       }
       const double s = std::chrono::duration<double>(Clock::now() - t0).count();
       if (rep >= 0) tps_per_rep.push_back(o.gen / s);
+      if (o.bandwidth && rep >= 0) probe();
     }
     stats.push_back(summarize("tg" + std::to_string(o.gen), tps_per_rep));
     tg_after = model.weight_store().stats();
   }
-  // Each tg repetition's share of the roofline of the probe taken just before it.
-  std::vector<double> paired_fraction;
-  for (size_t i = 0; i < probe_per_rep.size(); ++i)
+  // Each tg repetition's share of the roofline of the probes around it: the mean of the window
+  // just before and the one just after, so that a host whose bandwidth drifts during the
+  // repetition is met halfway rather than at one end.
+  std::vector<double> probe_per_rep, paired_fraction;
+  for (size_t i = 0; i + 1 < probes.size(); ++i) {
+    probe_per_rep.push_back((probes[i] + probes[i + 1]) / 2);
     paired_fraction.push_back(tps_per_rep[i] * per_token / probe_per_rep[i]);
+  }
   // The SSD tier's share of generation: bytes read and stalls per generated token.
   const double tg_steps = double(tg_after.steps - tg_before.steps);
   const double tg_io = tg_after.io_seconds - tg_before.io_seconds, tg_stall = tg_after.stall_seconds - tg_before.stall_seconds;
@@ -185,6 +195,8 @@ void run_bench(const BenchOptions& o) {
         for (size_t i = 0; i < paired_fraction.size(); ++i)
           paired.push_back({{"tokens_per_s", tps_per_rep[i]},
                             {"read_bytes_per_s", probe_per_rep[i]},
+                            {"read_bytes_per_s_before", probes[i]},
+                            {"read_bytes_per_s_after", probes[i + 1]},
                             {"roofline_fraction", paired_fraction[i]}});
         r["paired"] = std::move(paired);
       }
@@ -230,7 +242,7 @@ void run_bench(const BenchOptions& o) {
         std::printf("| %-8s | %8.2f ± %5.2f | %9s |\n", s.test.c_str(), s.mean, s.stddev, "");
     }
     if (!paired_fraction.empty()) {
-      std::printf("tg against a probe just before each repetition:");
+      std::printf("tg against the probes just before and after each repetition:");
       for (size_t i = 0; i < paired_fraction.size(); ++i)
         std::printf(" %.1f%% (%.2f GB/s)", 100.0 * paired_fraction[i], probe_per_rep[i] / 1e9);
       std::printf("\n");

@@ -252,13 +252,16 @@ TEST(Cli, BenchJsonRecordsTheMachineAndTheDecodeRoofline) {
   const auto& tg = j.at("results").as_array().at(0).as_object();
   EXPECT_EQ(tg.at("test").as_string(), "tg2");
   EXPECT_GT(tg.at("roofline_fraction").to_number<double>(), 0);
-  // One probe per repetition (--reps 1), and the share is the repetition's own tokens/s against
-  // that probe's roofline.
+  // Probes before and after the repetition (--reps 1), and the share is the repetition's own
+  // tokens/s against the roofline of their mean.
   const auto& paired = tg.at("paired").as_array();
   ASSERT_EQ(paired.size(), 1u);
   const auto& p = paired.at(0).as_object();
   const double probe = p.at("read_bytes_per_s").to_number<double>();
   EXPECT_GT(probe, 0);
+  EXPECT_DOUBLE_EQ(probe, (p.at("read_bytes_per_s_before").to_number<double>() +
+                           p.at("read_bytes_per_s_after").to_number<double>()) /
+                              2);
   EXPECT_NEAR(p.at("roofline_fraction").to_number<double>(),
               p.at("tokens_per_s").to_number<double>() * j.at("weight_bytes_per_token").to_number<double>() / probe,
               1e-9);
