@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
@@ -71,7 +72,11 @@ void HttpConnection::send_raw(std::string_view bytes) {
   size_t off = 0;
   while (off < bytes.size()) {
     const ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) throw std::runtime_error("send failed");
+    // The daemon may answer and close before the whole request is written (413 as soon as the
+    // headers declare too large a body): stop sending, as HTTP clients do, and let the caller
+    // read the answer that is already waiting.
+    if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) return;
+    if (n <= 0) throw std::runtime_error(std::string("send failed: ") + std::strerror(errno));
     off += static_cast<size_t>(n);
   }
 }
