@@ -106,7 +106,9 @@ ClientCore::Reply ClientCore::exchange(const std::string& request, const BodySin
   ResponseParser parser;
   Reply reply;
   try {
-    connection_.send_all(request, timeout);
+    // A daemon that stopped reading may have answered first (413 for a body over its limit):
+    // that answer is the error to report, not the broken send.
+    const bool sent_all = connection_.send_all(request, timeout);
     const auto body_sink = [&](std::string_view part) -> bool {
       const ResponseHead& h = parser.head();
       if (sink && h.status >= 200 && h.status < 300) return (*sink)(h, part);
@@ -119,6 +121,8 @@ ClientCore::Reply ClientCore::exchange(const std::string& request, const BodySin
     while (!parser.complete()) {
       const size_t n = connection_.receive(buffer, sizeof buffer, timeout);
       if (n == 0) {
+        if (!sent_all && nothing_received)
+          throw CallError(STRATA_ERR_IO, "the connection to stratad broke while sending the request");
         parser.finish();
         break;
       }

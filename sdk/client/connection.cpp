@@ -124,7 +124,7 @@ void Connection::wait(short events, int timeout_ms, const char* what) {
   }
 }
 
-void Connection::send_all(std::string_view data, int timeout_ms) {
+bool Connection::send_all(std::string_view data, int timeout_ms) {
   while (!data.empty()) {
     const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
     if (n > 0) {
@@ -136,10 +136,12 @@ void Connection::send_all(std::string_view data, int timeout_ms) {
       wait(POLLOUT, timeout_ms, "sending the request");
       continue;
     }
+    if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) return false;  // its answer may be waiting
     const int e = errno;
     close();
     throw CallError(STRATA_ERR_IO, "the connection to stratad broke while sending: " + errno_text(e));
   }
+  return true;
 }
 
 void Connection::keep_fd(int fd) {

@@ -22,8 +22,10 @@ class Connection {
   // An open connection with nothing pending to read. A keep-alive connection the daemon closed
   // (or that carries unexpected bytes) is not reusable.
   bool reusable() const;
-  // Writes everything. timeout_ms <= 0 waits forever. Throws STRATA_ERR_IO / STRATA_ERR_TIMEOUT.
-  void send_all(std::string_view data, int timeout_ms);
+  // Writes everything; returns false when the daemon stopped reading first (it answered and
+  // closed, e.g. 413 for a body over its limit): the connection stays open so that the answer
+  // can be read. timeout_ms <= 0 waits forever. Throws STRATA_ERR_IO / STRATA_ERR_TIMEOUT.
+  bool send_all(std::string_view data, int timeout_ms);
   // Reads what is available (at least one byte), or returns 0 at end of stream. A descriptor the
   // daemon passed with the bytes (SCM_RIGHTS: a shared-memory segment) is kept for take_fd().
   size_t receive(char* buffer, size_t size, int timeout_ms);

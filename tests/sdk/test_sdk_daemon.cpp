@@ -244,6 +244,41 @@ TEST_F(SdkLiveDaemon, CApiExportsAndImportsASession) {
   EXPECT_EQ(cpp.sessions().sessions.size(), 2u);
 }
 
+class SdkSmallBodyDaemon : public SdkLiveDaemon {
+  DaemonOptions options() override {
+    DaemonOptions o;
+    o.config_text = "[limits]\nmax_body_bytes = 65536\n";
+    return o;
+  }
+};
+
+TEST_F(SdkSmallBodyDaemon, ABodyOverTheLimitIsReportedAsSuchNotAsABrokenConnection) {
+  strata_client_options o;
+  strata_client_options_init(&o);
+  const std::string socket = daemon_->socket().string();
+  o.socket_path = socket.c_str();
+  o.shm_threshold_bytes = -1;  // the body over the socket, where the limit applies
+  strata_client* c = nullptr;
+  ASSERT_EQ(strata_client_create(&o, &c), STRATA_OK);
+  std::unique_ptr<strata_client, void (*)(strata_client*)> owner(c, &strata_client_destroy);
+  // 4 MiB of prompt: the daemon answers 413 once it has the headers and closes, long before the
+  // client has written the body; the client reads that answer instead of reporting the send.
+  const std::string prompt(4 << 20, 'a');
+  strata_generate_params p;
+  strata_generate_params_init(&p);
+  p.model = "tiny";
+  p.prompt = prompt.c_str();
+  p.max_tokens = 1;
+  EXPECT_EQ(strata_generate(c, &p, nullptr, nullptr, nullptr), STRATA_ERR_INVALID_REQUEST) << strata_last_error(c);
+  EXPECT_EQ(strata_last_http_status(c), 413) << strata_last_error(c);
+  EXPECT_NE(std::string(strata_last_error(c)).find("larger than 65536 bytes"), std::string::npos)
+      << strata_last_error(c);
+  // The same client goes on, on a new connection.
+  p.prompt = "hi";
+  p.max_tokens = 2;
+  EXPECT_EQ(strata_generate(c, &p, nullptr, nullptr, nullptr), STRATA_OK) << strata_last_error(c);
+}
+
 class SdkLiveChatDaemon : public SdkLiveDaemon {
   DaemonOptions options() override {
     DaemonOptions o;
