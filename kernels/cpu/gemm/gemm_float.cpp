@@ -96,6 +96,7 @@ bool gemm_float_kernels(TensorType t, int level, GemmKernels& k) {
       break;
     case 2:
       k.tile = gemm_float_tile_avx512(t);
+      k.tile_pair = gemm_float_tile_pair_avx512(t);
       break;
 #endif
     default:

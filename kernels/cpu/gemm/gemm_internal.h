@@ -30,6 +30,7 @@ GemmTileFn gemm_tile_pair_avx512(const GemmFormat& f);  // STRATA_KERNELS_X86 on
 bool gemm_float_kernels(TensorType weight_type, int level, GemmKernels& k);
 GemmTileFn gemm_float_tile_avx2(TensorType weight_type);    // STRATA_KERNELS_X86 only
 GemmTileFn gemm_float_tile_avx512(TensorType weight_type);  // STRATA_KERNELS_X86 only
+GemmTileFn gemm_float_tile_pair_avx512(TensorType weight_type);  // STRATA_KERNELS_X86 only: 16 rows a pass
 // BF16 on CPUs with AVX512_BF16: packers and tile of their own layout (gemm_bf16_dot.cpp).
 GemmKernels gemm_bf16_dot_kernels();  // STRATA_KERNELS_X86 only
 
