@@ -14,6 +14,20 @@
 namespace strata::cpu {
 namespace {
 
+// `rows` rows of n elements of type t, `stride` bytes apart from `w`: random blocks, or for the float
+// types (one element a block) random normal values, as random bytes would be NaN and inf floats.
+void fill_rows(TensorType t, uint8_t* w, uint64_t stride, int64_t rows, int64_t n, std::mt19937& rng) {
+  const int64_t be = test::block_elems(t);
+  for (int64_t r = 0; r < rows; ++r) {
+    if (be > 1) {
+      test::fill_random_blocks(t, w + r * stride, n / be, rng);
+    } else {
+      const auto v = test::random_normal(static_cast<size_t>(n), static_cast<uint32_t>(rng()));
+      reference_kernels(t).from_float(v.data(), w + r * stride, n);
+    }
+  }
+}
+
 class VecDotRows : public ::testing::TestWithParam<std::tuple<std::string, TensorType>> {};
 
 TEST_P(VecDotRows, EveryRowMatchesTheReferenceDot) {
@@ -35,14 +49,7 @@ TEST_P(VecDotRows, EveryRowMatchesTheReferenceDot) {
       // Rows `stride` apart with a gap of garbage between them, which must not be read as data.
       const uint64_t stride = row + 64;
       std::vector<uint8_t> w(stride * rows, 0xA5);
-      for (int64_t r = 0; r < rows; ++r) {
-        if (be > 1) {
-          test::fill_random_blocks(t, w.data() + r * stride, blocks, rng);
-        } else {  // random bytes would be NaN and inf floats
-          const auto v = test::random_normal(static_cast<size_t>(n), static_cast<uint32_t>(rng()));
-          reference_kernels(t).from_float(v.data(), w.data() + r * stride, n);
-        }
-      }
+      fill_rows(t, w.data(), stride, rows, n, rng);
       const auto xsrc = test::random_normal(static_cast<size_t>(n), static_cast<uint32_t>(rng()));
       auto x = test::row_buffer(act, n);
       reference_kernels(act).from_float(xsrc.data(), x.data(), n);
@@ -100,19 +107,8 @@ TEST_P(VecDotStreams, EveryRunMatchesTheReferenceDot) {
       // Two buffers: runs 0, 1 and 3 in the first (run 1 before run 0), run 2 in the second.
       const int64_t rows_a = 3 * steps + 2;
       std::vector<uint8_t> a(stride * rows_a, 0xA5), b(stride * steps, 0x5A);
-      // (The type is a parameter: clang does not let a lambda capture a structured binding.)
-      auto fill = [&](TensorType type, std::vector<uint8_t>& buf, int64_t rows) {
-        for (int64_t r = 0; r < rows; ++r) {
-          if (be > 1) {
-            test::fill_random_blocks(type, buf.data() + r * stride, blocks, rng);
-          } else {
-            const auto v = test::random_normal(static_cast<size_t>(n), static_cast<uint32_t>(rng()));
-            reference_kernels(type).from_float(v.data(), buf.data() + r * stride, n);
-          }
-        }
-      };
-      fill(t, a, rows_a);
-      fill(t, b, steps);
+      fill_rows(t, a.data(), stride, rows_a, n, rng);
+      fill_rows(t, b.data(), stride, steps, n, rng);
       const void* w[4] = {a.data() + (steps + 1) * stride, a.data(), b.data(), a.data() + (2 * steps + 2) * stride};
       const auto xsrc = test::random_normal(static_cast<size_t>(n), static_cast<uint32_t>(rng()));
       auto x = test::row_buffer(act, n);

@@ -37,6 +37,17 @@ class SdkLiveDaemon : public ::testing::Test {
     args.push_back(daemon_->socket().string());
     return run_process(args, input, 120);
   }
+  // A C API client of the daemon; shm_threshold_bytes as in strata_client_options (0: default).
+  std::unique_ptr<strata_client, void (*)(strata_client*)> c_client(int64_t shm_threshold_bytes = 0) {
+    strata_client_options o;
+    strata_client_options_init(&o);
+    const std::string socket = daemon_->socket().string();
+    o.socket_path = socket.c_str();
+    o.shm_threshold_bytes = shm_threshold_bytes;
+    strata_client* c = nullptr;
+    EXPECT_EQ(strata_client_create(&o, &c), STRATA_OK);
+    return {c, &strata_client_destroy};
+  }
   json::object session_json(const std::string& id) {
     auto r = strata({"sessions", "show", id, "--json"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -132,13 +143,9 @@ TEST_F(SdkLiveDaemon, UnknownModelAndStoppedDaemon) {
 }
 
 TEST_F(SdkLiveDaemon, CApiStreamsCancelsAndReportsErrors) {
-  strata_client_options o;
-  strata_client_options_init(&o);
-  const std::string socket = daemon_->socket().string();
-  o.socket_path = socket.c_str();
-  strata_client* c = nullptr;
-  ASSERT_EQ(strata_client_create(&o, &c), STRATA_OK);
-  std::unique_ptr<strata_client, void (*)(strata_client*)> owner(c, &strata_client_destroy);
+  const auto owner = c_client();
+  strata_client* c = owner.get();
+  ASSERT_NE(c, nullptr);
 
   struct Seen {
     std::vector<int32_t> ids;
@@ -253,14 +260,9 @@ class SdkSmallBodyDaemon : public SdkLiveDaemon {
 };
 
 TEST_F(SdkSmallBodyDaemon, ABodyOverTheLimitIsReportedAsSuchNotAsABrokenConnection) {
-  strata_client_options o;
-  strata_client_options_init(&o);
-  const std::string socket = daemon_->socket().string();
-  o.socket_path = socket.c_str();
-  o.shm_threshold_bytes = -1;  // the body over the socket, where the limit applies
-  strata_client* c = nullptr;
-  ASSERT_EQ(strata_client_create(&o, &c), STRATA_OK);
-  std::unique_ptr<strata_client, void (*)(strata_client*)> owner(c, &strata_client_destroy);
+  const auto owner = c_client(-1);  // the body over the socket, where the limit applies
+  strata_client* c = owner.get();
+  ASSERT_NE(c, nullptr);
   // 4 MiB of prompt: the daemon answers 413 once it has the headers and closes, long before the
   // client has written the body; the client reads that answer instead of reporting the send.
   const std::string prompt(4 << 20, 'a');

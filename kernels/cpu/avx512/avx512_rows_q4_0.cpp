@@ -116,28 +116,30 @@ void four_rows(int64_t groups, const BlockQ4_0* const* a, const PreparedGroup* x
   for (int r = 0; r < kRows; ++r) *out[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
+// A block's 32 weights as bytes q + 8, for the shared loop (rows_q8_0_impl.h).
+const auto unpack = [](const BlockQ4_0& b) { return unpack_nibbles_32(b.qs); };
+
+// Four runs of rows: the prepared loop when a row is whole groups of eight blocks (every row
+// shape of the models), else the shared loop.
+void q4_0_streams(int64_t n, const RowStreams& streams, const void* x) {
+  const int64_t nb = n / kQK4_0;
+  if (nb % kGroupBlocks == 0)
+    return rows_with_prepared_activation<PreparedGroup, BlockQ4_0>(nb / kGroupBlocks, streams, x, prepare, four_rows);
+  streams_with_q8_0<DotVnni, 8, BlockQ4_0>(n, streams, x, unpack);
+}
+
 void q4_0_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows) {
   assert(n % kQK4_0 == 0);
-  const int64_t nb = n / kQK4_0;
-  int64_t r0 = 0;
-  if (nb % kGroupBlocks == 0 && rows >= kRows) {  // every row shape of the models; others take the general path
-    rows_with_prepared_activation<PreparedGroup, BlockQ4_0>(nb / kGroupBlocks, row_quarters(w, stride, out, rows), x,
-                                                            prepare, four_rows);
-    r0 = quarters_end(rows);
-  }
-  const auto unpack = [](const BlockQ4_0& b) { return unpack_nibbles_32(b.qs); };
+  q4_0_streams(n, row_quarters(w, stride, out, rows), x);
+  const int64_t r0 = quarters_end(rows);  // the fewer than four left, one at a time
   rows_with_q8_0<DotVnni, 8, BlockQ4_0>(n, static_cast<const uint8_t*>(w) + r0 * stride, stride, x, out + r0,
-                                        rows - r0, unpack);
+                                         rows - r0, unpack);
 }
 
 void q4_0_vec_dot_streams(int64_t n, const void* const w[4], uint64_t stride, const void* x, float* const out[4],
                           int64_t steps) {
   assert(n % kQK4_0 == 0);
-  const int64_t nb = n / kQK4_0;
-  const RowStreams streams = row_streams(w, stride, out, steps);
-  if (nb % kGroupBlocks == 0)
-    return rows_with_prepared_activation<PreparedGroup, BlockQ4_0>(nb / kGroupBlocks, streams, x, prepare, four_rows);
-  streams_with_q8_0<DotVnni, 8, BlockQ4_0>(n, streams, x, [](const BlockQ4_0& b) { return unpack_nibbles_32(b.qs); });
+  q4_0_streams(n, row_streams(w, stride, out, steps), x);
 }
 
 }  // namespace

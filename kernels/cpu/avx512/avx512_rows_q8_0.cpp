@@ -93,31 +93,30 @@ void four_rows(int64_t groups, const BlockQ8_0* const* a, const PreparedGroup* x
   for (int r = 0; r < kRows; ++r) *out[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
+// A block's 32 weights as bytes q + 0x80, for the shared loop (rows_q8_0_impl.h).
+const auto unpack = [](const BlockQ8_0& b) { return _mm256_xor_si256(load256(b.qs), _mm256_set1_epi8(static_cast<char>(0x80))); };
+
+// Four runs of rows: the prepared loop when a row is whole groups of eight blocks (every row
+// shape of the models), else the shared loop.
+void q8_0_streams(int64_t n, const RowStreams& streams, const void* x) {
+  const int64_t nb = n / kQK8_0;
+  if (nb % kGroupBlocks == 0)
+    return rows_with_prepared_activation<PreparedGroup, BlockQ8_0>(nb / kGroupBlocks, streams, x, prepare, four_rows);
+  streams_with_q8_0<DotVnni, 0x80, BlockQ8_0>(n, streams, x, unpack);
+}
+
 void q8_0_vec_dot_rows(int64_t n, const void* w, uint64_t stride, const void* x, float* out, int64_t rows) {
   assert(n % kQK8_0 == 0);
-  const int64_t nb = n / kQK8_0;
-  int64_t r0 = 0;
-  if (nb % kGroupBlocks == 0 && rows >= kRows) {  // every row shape of the models; others take the shared loop
-    rows_with_prepared_activation<PreparedGroup, BlockQ8_0>(nb / kGroupBlocks, row_quarters(w, stride, out, rows), x,
-                                                            prepare, four_rows);
-    r0 = quarters_end(rows);
-  }
-  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  q8_0_streams(n, row_quarters(w, stride, out, rows), x);
+  const int64_t r0 = quarters_end(rows);  // the fewer than four left, one at a time
   rows_with_q8_0<DotVnni, 0x80, BlockQ8_0>(n, static_cast<const uint8_t*>(w) + r0 * stride, stride, x, out + r0,
-                                           rows - r0,
-                                           [&](const BlockQ8_0& b) { return _mm256_xor_si256(load256(b.qs), flip); });
+                                         rows - r0, unpack);
 }
 
 void q8_0_vec_dot_streams(int64_t n, const void* const w[4], uint64_t stride, const void* x, float* const out[4],
                           int64_t steps) {
   assert(n % kQK8_0 == 0);
-  const int64_t nb = n / kQK8_0;
-  const RowStreams streams = row_streams(w, stride, out, steps);
-  if (nb % kGroupBlocks == 0)
-    return rows_with_prepared_activation<PreparedGroup, BlockQ8_0>(nb / kGroupBlocks, streams, x, prepare, four_rows);
-  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
-  streams_with_q8_0<DotVnni, 0x80, BlockQ8_0>(n, streams, x,
-                                              [&](const BlockQ8_0& b) { return _mm256_xor_si256(load256(b.qs), flip); });
+  q8_0_streams(n, row_streams(w, stride, out, steps), x);
 }
 
 }  // namespace

@@ -20,6 +20,7 @@ namespace strata::cpu::detail {
 template <typename Prepared, typename Block, typename Prepare, typename FourRows>
 static inline void rows_with_prepared_activation(int64_t groups, const RowStreams& streams, const void* x,
                                                  Prepare prepare, FourRows four_rows) {
+  if (streams.steps == 0) return;  // (a call of fewer than four rows: nothing for this loop)
   thread_local std::vector<Prepared> prepared;
   if (prepared.size() < static_cast<size_t>(groups)) prepared.resize(static_cast<size_t>(groups));
   prepare(static_cast<const BlockQ8_0*>(x), groups, prepared.data());

@@ -5,7 +5,6 @@
 //   weight vector is panel p's 8 rows in its lower half and panel p + 1's in its upper half (one
 //   vinserti64x4 from memory), so every vpdpbusd and every scale step does twice the work of the
 //   256-bit tile, and the 16 rows of one token are 16 consecutive floats of y: one store.
-#include <utility>
 
 #include "kernels/cpu/gemm/gemm_internal.h"
 #include "kernels/cpu/gemm/gemm_tile_impl.h"  // immintrin.h via avx2_util.h, GCC 12's false warnings off
@@ -74,22 +73,11 @@ void pair_pass(const uint8_t* panel, uint64_t panel_bytes, int rows, int64_t k, 
 template <int G, bool kMin>
 void tile_pair(const void* panels, int rows, int64_t k, const void* acts, int n_tokens, float* y, int64_t y_stride) {
   constexpr GemmFormat f{G, 0, kMin};
-  constexpr int kPass = 8;
   const auto* p = static_cast<const uint8_t*>(panels);
-  const auto* blk = static_cast<const uint8_t*>(acts);
-  const uint64_t panel_bytes = f.panel_bytes(k), block_bytes = f.act_block_bytes(k);
-  for (int t = 0; t < n_tokens; t += kGemmBlockTokens, blk += block_bytes) {
-    const int in_block = std::min(kGemmBlockTokens, n_tokens - t);
-    float* yy = y + t * y_stride;
-    if (in_block == kPass) {
-      pair_pass<G, kMin, kPass>(p, panel_bytes, rows, k, blk, 0, yy, y_stride);
-      continue;
-    }
-    // The last block's tokens as one pass of exactly that many.
-    [&]<int... I>(std::integer_sequence<int, I...>) {
-      ((in_block == I + 1 ? pair_pass<G, kMin, I + 1>(p, panel_bytes, rows, k, blk, 0, yy, y_stride) : void()), ...);
-    }(std::make_integer_sequence<int, kPass - 1>{});
-  }
+  const uint64_t panel_bytes = f.panel_bytes(k);
+  gemm_token_passes<8>(n_tokens, f.act_block_bytes(k), acts, [&](const uint8_t* blk, int t, int s, auto nt) {
+    pair_pass<G, kMin, nt()>(p, panel_bytes, rows, k, blk, s, y + (t + s) * y_stride, y_stride);
+  });
 }
 
 }  // namespace

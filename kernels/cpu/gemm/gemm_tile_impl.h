@@ -9,6 +9,7 @@
 #pragma once
 
 #include <algorithm>
+#include <type_traits>
 #include <utility>
 
 #include "kernels/cpu/avx2/avx2_util.h"
@@ -67,28 +68,33 @@ static inline void gemm_tile_pass(const uint8_t* panel, int rows, int64_t k, con
   }
 }
 
-// All n_tokens, block by block: passes of kPass tokens (a divisor of 8), then one for the rest.
-template <class Dot, int G, bool kMin, int kPass>
-static inline void gemm_tile(const void* panel, int rows, int64_t k, const void* acts, int n_tokens, float* y,
-                             int64_t y_stride) {
+// All n_tokens, block by block (block_bytes apart from acts): passes of kPass tokens (a divisor of
+// 8), then one of exactly the tokens left in the block:
+//   pass(const uint8_t* block, int first_token_of_block, int s0, std::integral_constant<int, NT>)
+// covers tokens s0 .. s0 + NT - 1 of the block.
+template <int kPass, class Pass>
+static inline void gemm_token_passes(int n_tokens, uint64_t block_bytes, const void* acts, Pass pass) {
   static_assert(kGemmBlockTokens % kPass == 0);
-  constexpr GemmFormat f{G, 0, kMin};
-  const auto* p = static_cast<const uint8_t*>(panel);
   const auto* blk = static_cast<const uint8_t*>(acts);
-  const uint64_t block_bytes = f.act_block_bytes(k);
   for (int t = 0; t < n_tokens; t += kGemmBlockTokens, blk += block_bytes) {
     const int in_block = std::min(kGemmBlockTokens, n_tokens - t);
     int s = 0;
-    for (; s + kPass <= in_block; s += kPass)
-      gemm_tile_pass<Dot, G, kMin, kPass>(p, rows, k, blk, s, y + (t + s) * y_stride, y_stride);
+    for (; s + kPass <= in_block; s += kPass) pass(blk, t, s, std::integral_constant<int, kPass>{});
     const int left = in_block - s;
-    if (left == 0) continue;
-    float* yy = y + (t + s) * y_stride;
-    // The remainder as one pass of exactly that many tokens.
     [&]<int... I>(std::integer_sequence<int, I...>) {
-      ((left == I + 1 ? gemm_tile_pass<Dot, G, kMin, I + 1>(p, rows, k, blk, s, yy, y_stride) : void()), ...);
+      ((left == I + 1 ? pass(blk, t, s, std::integral_constant<int, I + 1>{}) : void()), ...);
     }(std::make_integer_sequence<int, kPass - 1>{});
   }
+}
+
+template <class Dot, int G, bool kMin, int kPass>
+static inline void gemm_tile(const void* panel, int rows, int64_t k, const void* acts, int n_tokens, float* y,
+                             int64_t y_stride) {
+  constexpr GemmFormat f{G, 0, kMin};
+  const auto* p = static_cast<const uint8_t*>(panel);
+  gemm_token_passes<kPass>(n_tokens, f.act_block_bytes(k), acts, [&](const uint8_t* blk, int t, int s, auto nt) {
+    gemm_tile_pass<Dot, G, kMin, nt()>(p, rows, k, blk, s, y + (t + s) * y_stride, y_stride);
+  });
 }
 
 }  // namespace strata::cpu::detail
