@@ -19,6 +19,7 @@
 
 #include "kernels/cpu/gemm/gemm_float_layout.h"
 #include "kernels/cpu/gemm/gemm_internal.h"
+#include "kernels/cpu/gemm/gemm_token_passes.h"
 #include "kernels/cpu/kernels.h"
 
 namespace strata::cpu::detail {
@@ -95,7 +96,7 @@ void pass(const uint8_t* panel, int rows, int64_t nq, const uint8_t* blk, int s0
 void tile(const void* panel, int rows, int64_t k, const void* acts, int n_tokens, float* y, int64_t y_stride) {
   const auto* p = static_cast<const uint8_t*>(panel);
   const int64_t nq = quads(k);
-  gemm_float_token_passes<true>(n_tokens, act_bytes(k), acts, [&](const uint8_t* blk, int t, int s, auto nt) {
+  gemm_token_passes<8>(n_tokens, act_bytes(k), acts, [&](const uint8_t* blk, int t, int s, auto nt) {
     pass<nt()>(p, rows, nq, blk, s, y + (t + s) * y_stride, y_stride);
   });
 }

@@ -13,9 +13,7 @@
 // reference (which sums in double) only by float summation order.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
-#include <type_traits>
 
 #include "kernels/cpu/gemm.h"
 
@@ -24,24 +22,5 @@ namespace strata::cpu::detail {
 static inline int64_t gemm_float_pairs(int64_t k) { return (k + 1) / 2; }
 static inline uint64_t gemm_float_panel_bytes(int64_t k) { return uint64_t(32) * gemm_float_pairs(k); }
 static inline uint64_t gemm_float_act_bytes(int64_t k) { return uint64_t(64) * gemm_float_pairs(k); }
-
-// The token loop of the float tiles (and of gemm_bf16_dot.cpp's): over the consecutive activation
-// blocks (block_bytes each) of n_tokens tokens, pass(block, first_token, s0, NT) covers tokens
-// s0 .. s0 + NT - 1 of the block, NT a std::integral_constant: a whole block in one pass of 8
-// where kWide (AVX-512: 8 accumulators), otherwise passes of 4, then one token at a time.
-template <bool kWide, class Pass>
-static inline void gemm_float_token_passes(int n_tokens, uint64_t block_bytes, const void* acts, Pass pass) {
-  const auto* blk = static_cast<const uint8_t*>(acts);
-  for (int t = 0; t < n_tokens; t += kGemmBlockTokens, blk += block_bytes) {
-    const int in_block = std::min(kGemmBlockTokens, n_tokens - t);
-    if (kWide && in_block == kGemmBlockTokens) {
-      pass(blk, t, 0, std::integral_constant<int, kGemmBlockTokens>{});
-      continue;
-    }
-    int s = 0;
-    for (; s + 4 <= in_block; s += 4) pass(blk, t, s, std::integral_constant<int, 4>{});
-    for (; s < in_block; ++s) pass(blk, t, s, std::integral_constant<int, 1>{});
-  }
-}
 
 }  // namespace strata::cpu::detail

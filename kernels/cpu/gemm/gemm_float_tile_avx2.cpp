@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/gemm/gemm_float_layout.h"
 #include "kernels/cpu/gemm/gemm_internal.h"
+#include "kernels/cpu/gemm/gemm_token_passes.h"
 
 namespace strata::cpu::detail {
 namespace {
@@ -55,7 +56,7 @@ template <class Widen>
 void tile(const void* panel, int rows, int64_t k, const void* acts, int n_tokens, float* y, int64_t y_stride) {
   const auto* p = static_cast<const uint8_t*>(panel);
   const int64_t pairs = gemm_float_pairs(k);
-  gemm_float_token_passes<false>(
+  gemm_token_passes<4>(
       n_tokens, gemm_float_act_bytes(k), acts, [&](const uint8_t* blk, int t, int s, auto nt) {
         pass<Widen, nt()>(p, rows, pairs, reinterpret_cast<const float*>(blk), s, y + (t + s) * y_stride, y_stride);
       });

@@ -9,6 +9,7 @@
 
 #include "kernels/cpu/gemm/gemm_float_layout.h"
 #include "kernels/cpu/gemm/gemm_internal.h"
+#include "kernels/cpu/gemm/gemm_token_passes.h"
 
 namespace strata::cpu::detail {
 namespace {
@@ -87,7 +88,7 @@ void tile_pair(const void* panels, int rows, int64_t k, const void* acts, int n_
   const auto* p = static_cast<const uint8_t*>(panels);
   const int64_t pairs = gemm_float_pairs(k);
   const uint64_t panel_bytes = gemm_float_panel_bytes(k);
-  gemm_float_token_passes<true>(
+  gemm_token_passes<8>(
       n_tokens, gemm_float_act_bytes(k), acts, [&](const uint8_t* blk, int t, int s, auto nt) {
         pair_pass<Widen, nt()>(p, panel_bytes, rows, pairs, reinterpret_cast<const float*>(blk), s,
                                y + (t + s) * y_stride, y_stride);
@@ -98,7 +99,7 @@ template <class Widen>
 void tile(const void* panel, int rows, int64_t k, const void* acts, int n_tokens, float* y, int64_t y_stride) {
   const auto* p = static_cast<const uint8_t*>(panel);
   const int64_t pairs = gemm_float_pairs(k);
-  gemm_float_token_passes<true>(
+  gemm_token_passes<8>(
       n_tokens, gemm_float_act_bytes(k), acts, [&](const uint8_t* blk, int t, int s, auto nt) {
         pass<Widen, nt()>(p, rows, pairs, reinterpret_cast<const float*>(blk), s, y + (t + s) * y_stride, y_stride);
       });

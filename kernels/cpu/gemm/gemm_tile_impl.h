@@ -8,12 +8,9 @@
 // per group. No horizontal sums: the 8 rows of one token are one vector.
 #pragma once
 
-#include <algorithm>
-#include <type_traits>
-#include <utility>
-
 #include "kernels/cpu/avx2/avx2_util.h"
 #include "kernels/cpu/gemm/gemm_layout.h"
+#include "kernels/cpu/gemm/gemm_token_passes.h"
 
 namespace strata::cpu::detail {
 
@@ -65,25 +62,6 @@ static inline void gemm_tile_pass(const uint8_t* panel, int rows, int64_t k, con
       _mm256_store_ps(tmp, acc[t]);
       std::memcpy(y + t * y_stride, tmp, sizeof(float) * static_cast<size_t>(rows));
     }
-  }
-}
-
-// All n_tokens, block by block (block_bytes apart from acts): passes of kPass tokens (a divisor of
-// 8), then one of exactly the tokens left in the block:
-//   pass(const uint8_t* block, int first_token_of_block, int s0, std::integral_constant<int, NT>)
-// covers tokens s0 .. s0 + NT - 1 of the block.
-template <int kPass, class Pass>
-static inline void gemm_token_passes(int n_tokens, uint64_t block_bytes, const void* acts, Pass pass) {
-  static_assert(kGemmBlockTokens % kPass == 0);
-  const auto* blk = static_cast<const uint8_t*>(acts);
-  for (int t = 0; t < n_tokens; t += kGemmBlockTokens, blk += block_bytes) {
-    const int in_block = std::min(kGemmBlockTokens, n_tokens - t);
-    int s = 0;
-    for (; s + kPass <= in_block; s += kPass) pass(blk, t, s, std::integral_constant<int, kPass>{});
-    const int left = in_block - s;
-    [&]<int... I>(std::integer_sequence<int, I...>) {
-      ((left == I + 1 ? pass(blk, t, s, std::integral_constant<int, I + 1>{}) : void()), ...);
-    }(std::make_integer_sequence<int, kPass - 1>{});
   }
 }
 
