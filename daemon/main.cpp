@@ -5,12 +5,16 @@
 #include <iostream>
 
 #include "daemon/app/daemon.h"
+#include "daemon/app/stop_signals.h"
 #include "daemon/log/logger.h"
 #include "engine/core/version.h"
 
 int main(int argc, char** argv) {
   using namespace strata::daemon;
   std::signal(SIGPIPE, SIG_IGN);
+  // Before any thread exists: every thread inherits the mask, and the daemon reads the stop
+  // signals from a descriptor (daemon/app/stop_signals.h).
+  StopSignals::block();
 
   CLI::App app{"stratad: local LLM inference daemon (HTTP/1.1 + JSON over a Unix socket)", "stratad"};
   ConfigSources sources;

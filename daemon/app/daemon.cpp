@@ -8,13 +8,13 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <ctime>
 #include <filesystem>
 
 #include "daemon/api/api.h"
+#include "daemon/app/stop_signals.h"
 #include "daemon/log/logger.h"
 #include "daemon/metrics/metrics.h"
 #include "daemon/models/model_registry.h"
@@ -62,7 +62,7 @@ struct Daemon::Impl {
       : sources(std::move(s)),
         config(std::move(c)),
         log(l),
-        signals(io, SIGTERM, SIGINT, SIGHUP),
+        signals(io),
         housekeeping(io),
         watchdog(io),
         stop_timer(io),
@@ -83,7 +83,6 @@ struct Daemon::Impl {
 
   void open_listeners();
   void open_snapshots();
-  void wait_signal();
   void on_signal(int sig);
   void reload();
   void begin_stop();
@@ -106,7 +105,7 @@ struct Daemon::Impl {
   Logger& log;
   // Destroyed last: everything below may hold handlers or post to it.
   asio::io_context io{1};
-  asio::signal_set signals;
+  StopSignals signals;
   asio::steady_timer housekeeping, watchdog, stop_timer;
   Metrics metrics;
   SessionStore sessions;
@@ -182,14 +181,6 @@ void Daemon::Impl::open_snapshots() {
   const size_t n = snapshots->load_sessions(sessions);
   log.info("snapshots: " + std::to_string(n) + " session(s) loaded from " + dir.string() + " (" +
            std::to_string(snapshots->disk_bytes()) + " bytes of KV on disk)");
-}
-
-void Daemon::Impl::wait_signal() {
-  signals.async_wait([this](error_code ec, int sig) {
-    if (ec) return;
-    on_signal(sig);
-    wait_signal();
-  });
 }
 
 void Daemon::Impl::on_signal(int sig) {
@@ -306,7 +297,7 @@ int Daemon::run() {
     return 1;
   }
   d.server->start();
-  d.wait_signal();
+  d.signals.listen([&d](int sig) { d.on_signal(sig); });
   d.tick();
   d.watchdog_interval = systemd::watchdog_ping_interval();
   if (d.watchdog_interval) d.ping_watchdog();
@@ -315,15 +306,8 @@ int Daemon::run() {
 
   d.io.run();
 
-  // Stopping already: a further SIGTERM/SIGINT/SIGHUP must neither kill us half-way (which is
-  // what the default action would do once the signal_set lets go) nor restart anything.
-  {
-    error_code ec;
-    d.signals.clear(ec);
-  }
-  std::signal(SIGTERM, SIG_IGN);
-  std::signal(SIGINT, SIG_IGN);
-  std::signal(SIGHUP, SIG_IGN);
+  // Stopping already: check_stop() stopped listening, so a further SIGTERM/SIGINT/SIGHUP stays
+  // pending (blocked, see stop_signals.h) and neither kills us half-way nor restarts anything.
 
   // Stopped: unload the models (their schedulers finish cancelled requests), then let the
   // handlers that posted run, so that connections and jobs are released on this thread.

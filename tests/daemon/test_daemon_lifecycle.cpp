@@ -95,6 +95,26 @@ TEST(DaemonLifecycle, SigtermFinishesInFlightRequestsAndExitsZero) {
   EXPECT_FALSE(socket_accepts(d.socket()));
 }
 
+// Stop signals keep coming while the daemon is already stopping (systemd's stop, then a
+// user's Ctrl-C, then a reload): none of them may kill it half-way. Each round sends a storm of
+// SIGTERM, SIGINT and SIGHUP from the first SIGTERM until the process is gone; any moment at
+// which one of them acted by default shows up as status 128 + the signal.
+TEST(DaemonLifecycle, StopSignalsDuringShutdownNeverKillIt) {
+  for (int round = 0; round < 4; ++round) {
+    DaemonProcess d;
+    HttpConnection c = HttpConnection::unix_socket(d.socket());
+    c.send_request("POST", "/v1/completions", R"({"model":"tiny","prompt":"Hello","max_tokens":8})");
+    ASSERT_EQ(c.read_response().status, 200);
+    const int storm[] = {SIGTERM, SIGINT, SIGHUP};
+    int sent = 0;
+    const auto deadline = Clock::now() + std::chrono::seconds(20);
+    while (d.running() && Clock::now() < deadline) d.signal(storm[sent++ % 3]);
+    const int code = d.stop(10);
+    EXPECT_EQ(code, 0) << "round " << round << ", after " << sent << " signals\n" << d.log();
+    EXPECT_TRUE(d.wait_for_log("stopped", 0)) << d.log();
+  }
+}
+
 // A datagram socket standing in for systemd's notification socket.
 class NotifyListener {
  public:
