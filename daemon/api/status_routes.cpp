@@ -27,8 +27,11 @@ json::object memory_json(const LoadedModel::Memory& m) {
 }  // namespace
 
 void handle_status(ApiState& st, const HttpRequest& req, const std::shared_ptr<Exchange>& ex) {
+  // One reading of the models for the whole answer: the schedulers' counters move on their own
+  // threads, and the totals must add up to the figures shown per model.
+  const std::vector<ModelStatus> status = st.ctx.models.status();
   json::array models;
-  for (const ModelStatus& m : st.ctx.models.status()) {
+  for (const ModelStatus& m : status) {
     json::object o{{"name", m.name},
                    {"path", valid_utf8(m.path)},
                    {"loaded", m.loaded},
@@ -51,7 +54,7 @@ void handle_status(ApiState& st, const HttpRequest& req, const std::shared_ptr<E
                                     {"kv_bytes", s->kv_bytes},
                                     {"kv_resident", s->sequence != nullptr}});
   LoadedModel::Memory all;
-  for (const ModelStatus& m : st.ctx.models.status()) {
+  for (const ModelStatus& m : status) {
     all.weights_bytes += m.memory.weights_bytes;
     all.kv_bytes += m.memory.kv_bytes;
     all.kv_free_bytes += m.memory.kv_free_bytes;
@@ -59,7 +62,8 @@ void handle_status(ApiState& st, const HttpRequest& req, const std::shared_ptr<E
   }
   json::object memory = memory_json(all);
   memory.emplace("budget_bytes", st.ctx.models.memory_budget());
-  // In use includes what models being loaded have reserved.
+  // The figure admission compares with the budget (read again: it also counts what models being
+  // loaded have reserved, and models removed from the configuration that are not unloaded yet).
   memory.emplace("in_use_bytes", st.ctx.models.memory_in_use());
   // Idle sessions whose KV was dropped (saved first when snapshots are on) to fit the budget.
   memory.emplace("sessions_evicted", st.ctx.metrics.sessions_evicted());

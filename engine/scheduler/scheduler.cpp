@@ -508,8 +508,11 @@ void Scheduler::Impl::finish(Active& a, FinishReason reason, std::string error) 
   if (a.request.keep_logits && a.decoding) outcome.logits = std::move(a.logits);
   if (a.admitted) n_running.fetch_sub(1, std::memory_order_relaxed);
   n_completed.fetch_add(1, std::memory_order_relaxed);
-  // Free the sequence before on_done, so that the callback may continue it at once.
+  // Free the sequence before on_done, so that the callback may continue it at once; and take
+  // the request out of the memory counters, so that whoever reads them after hearing of the
+  // end (a client asking /status once it has its answer) no longer sees its logits.
   s.busy_.store(false, std::memory_order_release);
+  update_memory_counters();
   if (a.on_done) {
     try {
       a.on_done(std::move(outcome));
@@ -523,7 +526,8 @@ void Scheduler::Impl::finish(Active& a, FinishReason reason, std::string error) 
 void Scheduler::Impl::update_memory_counters() {
   uint64_t kv = 0, scratch = decoder.scratch_bytes();
   for (const auto& a : running) {
-    if (!a->done) kv += a->seq->kv().allocated_bytes();
+    if (a->done) continue;  // leaves the batch at the end of this step
+    kv += a->seq->kv().allocated_bytes();
     scratch += a->logits.capacity() * sizeof(float);
   }
   kv_bytes.store(kv, std::memory_order_relaxed);

@@ -688,18 +688,40 @@ TEST_F(SchedulerTest, StatsCountRequestsAndTokens) {
   const int64_t n[] = {5, 7, 9};
   for (int i = 0; i < 3; ++i) sched.submit(request(encode("Stats " + std::to_string(i)), n[i]), rec[i].on_token(), rec[i].on_done());
   for (auto& r : rec) r.wait_done();
-  // on_done runs before the scheduler's own bookkeeping of the step ends: wait for it.
-  SchedulerStats s;
-  for (int i = 0; i < 1000; ++i) {
-    s = sched.stats();
-    if (s.kv_bytes == 0) break;
-    std::this_thread::sleep_for(1ms);
-  }
+  // No waiting for the end of the step: a request leaves the counters before its on_done runs.
+  const SchedulerStats s = sched.stats();
   EXPECT_EQ(s.completed, 3);
   EXPECT_EQ(s.tokens_generated, 5 + 7 + 9);
   EXPECT_EQ(s.queued, 0);
   EXPECT_EQ(s.running, 0);
   EXPECT_EQ(s.kv_bytes, 0u);
+}
+
+// Whoever hears of a request's end (the daemon answers its client from on_done, and the client
+// may ask /status next) must find it gone from the memory counters: its KV no longer counted as
+// the batch's, its logits no longer scratch.
+TEST_F(SchedulerTest, ARequestLeavesTheMemoryCountersBeforeItsOnDoneRuns) {
+  Scheduler sched(*model_, small_options());
+  Recorder first, second;
+  SchedulerStats at_first_done, at_second_done;
+  auto on_done = [&sched](Recorder& r, SchedulerStats& at_done) {
+    return [&sched, &r, &at_done, done = r.on_done()](GenerationOutcome o) {
+      at_done = sched.stats();
+      done(std::move(o));
+    };
+  };
+  sched.submit(request(encode("Counters"), 6), first.on_token(), on_done(first, at_first_done));
+  first.wait_done();
+  EXPECT_EQ(at_first_done.running, 0);
+  EXPECT_EQ(at_first_done.kv_bytes, 0u) << "the finished request's KV was still counted as the batch's";
+  // The same request again: the first one's step is over once the second has run, and the
+  // decoder's buffers are those of the same shapes, so the two readings must agree.
+  sched.submit(request(encode("Counters"), 6), second.on_token(), on_done(second, at_second_done));
+  second.wait_done();
+  EXPECT_EQ(at_second_done.kv_bytes, 0u);
+  EXPECT_GT(at_first_done.scratch_bytes, 0u);
+  EXPECT_EQ(at_first_done.scratch_bytes, sched.stats().scratch_bytes) << "the finished request's logits were counted";
+  EXPECT_EQ(at_second_done.scratch_bytes, sched.stats().scratch_bytes);
 }
 
 }  // namespace
