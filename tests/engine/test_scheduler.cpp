@@ -705,7 +705,7 @@ TEST_F(SchedulerTest, ARequestLeavesTheMemoryCountersBeforeItsOnDoneRuns) {
   Recorder first, second;
   SchedulerStats at_first_done, at_second_done;
   auto on_done = [&sched](Recorder& r, SchedulerStats& at_done) {
-    return [&sched, &r, &at_done, done = r.on_done()](GenerationOutcome o) {
+    return [&sched, &at_done, done = r.on_done()](GenerationOutcome o) {
       at_done = sched.stats();
       done(std::move(o));
     };
