@@ -510,7 +510,7 @@ void Scheduler::Impl::finish(Active& a, FinishReason reason, std::string error) 
   n_completed.fetch_add(1, std::memory_order_relaxed);
   // Free the sequence before on_done, so that the callback may continue it at once; and take
   // the request out of the memory counters, so that whoever reads them after hearing of the
-  // end (a client asking /status once it has its answer) no longer sees its logits.
+  // end (a client asking /status once it has its answer) no longer sees its KV or its logits.
   s.busy_.store(false, std::memory_order_release);
   update_memory_counters();
   if (a.on_done) {
